@@ -1,0 +1,31 @@
+# dockyard: `make run` sets everything up and runs the demo; `make test` runs the whole suite.
+PYTHON ?= /usr/bin/python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# System packages the project needs: busybox-static (the base image), runc (second runtime),
+# iproute2 (netns tooling in tests), python3-venv, bsdutils (`script` for pty tests), hyperfine (bench).
+SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyperfine curl
+
+.PHONY: install run test lint bench clean
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/install-system-packages
+	scripts/install-system-packages $(SYSTEM_PACKAGES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+run: install
+	scripts/demo
+
+lint: install
+	$(BIN)/ruff check src tests bench
+
+test: install lint
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+bench: install
+	bench/start_latency
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info
