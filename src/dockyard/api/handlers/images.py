@@ -1,0 +1,132 @@
+"""/images/*: parse, one engine call, serialise."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from dockyard import errors
+from dockyard.api import wire
+from dockyard.api.bodystream import BlockingBody
+from dockyard.api.filters import parse_filters
+from dockyard.api.http import EmptyResponse, JSONResponse, Request, Response, StreamResponse
+from dockyard.engine.containers import ContainerService
+
+__all__ = ["ImageHandlers", "json_line"]
+
+IMAGE_FILTERS = {"reference", "dangling", "label", "before", "since", "until"}
+
+
+def json_line(obj: dict) -> bytes:
+    return json.dumps(obj).encode() + b"\r\n"
+
+
+class ImageHandlers:
+    def __init__(self, images, containers: ContainerService) -> None:
+        self.images = images
+        self.containers = containers
+
+    def _users(self, image_id: str) -> list[str]:
+        return self.containers.users_of_image(image_id)
+
+    async def create(self, req: Request) -> Response:
+        if req.arg("fromSrc"):
+            return await self._import(req)
+        image = req.arg("fromImage")
+        if not image:
+            raise errors.InvalidArgument("either fromSrc or fromImage must be set")
+        tag = req.arg("tag")
+        ref = f"{image}:{tag}" if tag and not tag.startswith("sha256:") else (
+            f"{image}@{tag}" if tag else image)
+        return await self._pull(ref)
+
+    async def _pull(self, ref: str) -> Response:
+        # No registry client yet: a local image is "already there"; anything else fails as
+        # Docker Hub does for an unknown repository.
+        try:
+            img = self.images.resolve(ref)
+        except errors.NotFound:
+            name = ref.split("@")[0]
+            if ":" in name.rsplit("/", 1)[-1]:
+                name = name.rsplit(":", 1)[0]
+            message = (f"pull access denied for {name}, repository does not exist or may require "
+                       "'docker login': denied: requested access to the resource is denied")
+            raise errors.NotFound(message) from None
+
+        async def chunks():
+            yield json_line({"status": f"Status: Image is up to date for {ref}"})
+            yield json_line({"status": "Digest: " + img.id})
+
+        return StreamResponse(chunks())
+
+    async def _import(self, req: Request) -> Response:
+        src = req.arg("fromSrc")
+        if src != "-":
+            raise errors.InvalidArgument("importing from a URL is not supported; send the tar as the body")
+        repo, tag = req.arg("repo") or None, req.arg("tag") or None
+        changes = req.args("changes")
+        loop = asyncio.get_running_loop()
+        body = BlockingBody(req, loop)
+        record = await loop.run_in_executor(
+            None, lambda: self.images.import_tar(body, repo=repo, tag=tag, changes=changes,
+                                                 message=req.arg("message"), platform=req.arg("platform")))
+
+        async def chunks():
+            yield json_line({"status": record.id})
+
+        return StreamResponse(chunks())
+
+    async def list(self, req: Request) -> Response:
+        filters = parse_filters(req.arg("filters"), IMAGE_FILTERS)
+        if req.arg("filter"):
+            filters.setdefault("reference", []).append(req.arg("filter"))
+        images = self.images.list(all=req.flag("all"), filters=filters)
+        counts: dict[str, int] = {}
+        for c in self.containers.list():
+            counts[c.image_id] = counts.get(c.image_id, 0) + 1
+        return JSONResponse([wire.image_summary(i, counts.get(i.id, 0)) for i in images])
+
+    async def inspect(self, req: Request) -> Response:
+        return JSONResponse(wire.image_inspect(self.images.resolve(req.params["name"])))
+
+    async def history(self, req: Request) -> Response:
+        return JSONResponse([wire.history_entry(h) for h in self.images.history(req.params["name"])])
+
+    async def tag(self, req: Request) -> Response:
+        repo = req.arg("repo")
+        if not repo:
+            raise errors.InvalidArgument("repository name must have at least one component")
+        self.images.tag(req.params["name"], repo, req.arg("tag") or None)
+        return EmptyResponse(201)
+
+    async def remove(self, req: Request) -> Response:
+        result = self.images.remove(req.params["name"], force=req.flag("force"),
+                                    prune=not req.flag("noprune"), users=self._users)
+        return JSONResponse(result)
+
+    async def prune(self, req: Request) -> Response:
+        filters = parse_filters(req.arg("filters"), {"dangling", "until", "label"})
+        dangling = filters.get("dangling", ["true"])[-1].lower() not in ("false", "0")
+        deleted, reclaimed = self.images.prune(all=not dangling, filters=filters, users=self._users)
+        return JSONResponse({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
+
+    async def bootstrap(self, req: Request) -> Response:
+        """dockyard's own: make a base image without a registry (busybox from the host)."""
+        from dockyard.engine import bootstrap
+
+        kind = req.arg("image", "busybox")
+        if kind != "busybox":
+            raise errors.InvalidArgument(f"unknown base image {kind!r}: can bootstrap busybox")
+        tag = req.arg("tag") or "busybox:latest"
+        loop = asyncio.get_running_loop()
+
+        async def chunks():
+            yield json_line({"status": f"Bootstrapping {tag} from the host's busybox"})
+            try:
+                record = await loop.run_in_executor(None, lambda: bootstrap.bootstrap_busybox(self.images, tag))
+            except errors.DockyardError as e:
+                yield json_line({"errorDetail": {"message": e.message}, "error": e.message})
+                return
+            yield json_line({"status": f"Created {tag}", "aux": {"ID": record.id}})
+
+        return StreamResponse(chunks())

@@ -1,0 +1,41 @@
+"""The route table: (method, path pattern, handler), served with and without /v1.NN."""
+
+from __future__ import annotations
+
+from dockyard.api.handlers.containers import ContainerHandlers
+from dockyard.api.handlers.images import ImageHandlers
+from dockyard.api.handlers.system import SystemHandlers
+from dockyard.api.server import Router
+
+__all__ = ["build_router"]
+
+
+def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers) -> Router:
+    r = Router()
+    r.add("GET", "/_ping", system.ping)
+    r.add("GET", "/version", system.version)
+    r.add("GET", "/info", system.info)
+
+    r.add("POST", "/containers/create", containers.create)
+    r.add("GET", "/containers/json", containers.list)
+    r.add("POST", "/containers/prune", containers.prune)
+    r.add("GET", "/containers/{id}/json", containers.inspect)
+    r.add("POST", "/containers/{id}/start", containers.start)
+    r.add("POST", "/containers/{id}/stop", containers.stop)
+    r.add("POST", "/containers/{id}/restart", containers.restart)
+    r.add("POST", "/containers/{id}/kill", containers.kill)
+    r.add("POST", "/containers/{id}/wait", containers.wait)
+    r.add("POST", "/containers/{id}/attach", containers.attach)
+    r.add("POST", "/containers/{id}/resize", containers.resize)
+    r.add("GET", "/containers/{id}/logs", containers.logs)
+    r.add("DELETE", "/containers/{id}", containers.remove)
+
+    r.add("POST", "/images/create", images.create)
+    r.add("GET", "/images/json", images.list)
+    r.add("POST", "/images/prune", images.prune)
+    r.add("GET", "/images/{name:path}/json", images.inspect)
+    r.add("GET", "/images/{name:path}/history", images.history)
+    r.add("POST", "/images/{name:path}/tag", images.tag)
+    r.add("DELETE", "/images/{name:path}", images.remove)
+    r.add("POST", "/dockyard/bootstrap", images.bootstrap)
+    return r

@@ -1,0 +1,269 @@
+"""Engine-API JSON shapes (PascalCase) built from engine records. The only place wire shapes live."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any
+
+from dockyard import API_VERSION, MIN_API_VERSION, __version__
+from dockyard.engine.container_store import Container
+from dockyard.engine.timeutil import rfc3339_to_epoch
+from dockyard.store.paths import Paths
+
+__all__ = [
+    "container_inspect", "container_summary", "image_inspect", "image_summary", "history_entry",
+    "version_info", "system_info", "status_text",
+]
+
+_MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+           "/sys/devices/virtual/powercap"]
+_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def _ago(seconds: float) -> str:
+    """Docker's units.HumanDuration: 'Less than a second', '3 seconds', 'About a minute', ..."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = s // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = round(s / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def status_text(c: Container, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    st = c.state
+    if st.status.value == "running":
+        return f"Up {_ago(now - rfc3339_to_epoch(st.started_at))}"
+    if st.status.value == "paused":
+        return f"Up {_ago(now - rfc3339_to_epoch(st.started_at))} (Paused)"
+    if st.status.value == "restarting":
+        return f"Restarting ({st.exit_code}) {_ago(now - rfc3339_to_epoch(st.finished_at))} ago"
+    if st.status.value == "exited":
+        finished = rfc3339_to_epoch(st.finished_at)
+        if not finished:
+            return "Created"
+        return f"Exited ({st.exit_code}) {_ago(now - finished)} ago"
+    if st.status.value == "dead":
+        return "Dead"
+    if st.status.value == "removing":
+        return "Removal In Progress"
+    return "Created"
+
+
+def _state(c: Container) -> dict[str, Any]:
+    st = c.state
+    return {
+        "Status": st.status.value, "Running": st.status.value in ("running", "paused"),
+        "Paused": st.status.value == "paused", "Restarting": st.status.value == "restarting",
+        "OOMKilled": st.oom_killed, "Dead": st.status.value == "dead", "Pid": st.pid,
+        "ExitCode": st.exit_code, "Error": st.error, "StartedAt": st.started_at,
+        "FinishedAt": st.finished_at,
+    }
+
+
+def _network_settings(c: Container) -> dict[str, Any]:
+    ns = c.network_settings or {}
+    mode = c.host_config.get("NetworkMode") or "default"
+    networks = ns.get("Networks") or {}
+    if not networks and mode not in ("host", "none"):
+        networks = {}
+    return {
+        "Bridge": "", "SandboxID": ns.get("SandboxID", ""), "HairpinMode": False,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ns.get("Ports") or {},
+        "SandboxKey": ns.get("SandboxKey", ""), "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None, "EndpointID": ns.get("EndpointID", ""),
+        "Gateway": ns.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPAddress": ns.get("IPAddress", ""), "IPPrefixLen": ns.get("IPPrefixLen", 0),
+        "IPv6Gateway": "", "MacAddress": ns.get("MacAddress", ""), "Networks": networks,
+    }
+
+
+def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | None = None) -> dict[str, Any]:
+    cdir = paths.container(c.id)
+    rw = cdir / "rw"
+    hc = dict(c.host_config)
+    hc.setdefault("MaskedPaths", _MASKED)
+    hc.setdefault("ReadonlyPaths", _READONLY)
+    if hc.get("MaskedPaths") is None:
+        hc["MaskedPaths"] = _MASKED
+    if hc.get("ReadonlyPaths") is None:
+        hc["ReadonlyPaths"] = _READONLY
+    out: dict[str, Any] = {
+        "Id": c.id, "Created": c.created, "Path": c.path, "Args": c.args, "State": _state(c),
+        "Image": c.image_id, "ResolvConfPath": str(cdir / "resolv.conf"),
+        "HostnamePath": str(cdir / "hostname"), "HostsPath": str(cdir / "hosts"),
+        "LogPath": str(paths.container_log(c.id)) if hc["LogConfig"]["Type"] != "none" else "",
+        "Name": "/" + c.name, "RestartCount": c.restart_count, "Driver": "overlay2",
+        "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
+        "ExecIDs": None, "HostConfig": hc,
+        "GraphDriver": {"Name": "overlay2", "Data": {
+            "MergedDir": str(paths.bundle(c.id) / "rootfs"), "UpperDir": str(rw / "upper"),
+            "WorkDir": str(rw / "work")}},
+        "Mounts": [], "Config": c.config, "NetworkSettings": _network_settings(c),
+    }
+    if size is not None:
+        out["SizeRw"], out["SizeRootFs"] = size
+    return out
+
+
+def _ports_list(c: Container) -> list[dict[str, Any]]:
+    out = []
+    for key, bindings in ((c.network_settings or {}).get("Ports") or {}).items():
+        port, _, proto = key.partition("/")
+        if not bindings:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
+            continue
+        for b in bindings:
+            out.append({"IP": b.get("HostIp", ""), "PrivatePort": int(port),
+                        "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+    return out
+
+
+def container_summary(c: Container, image_name: str, *, size: tuple[int, int] | None = None) -> dict[str, Any]:
+    command = " ".join([c.path, *c.args])
+    out: dict[str, Any] = {
+        "Id": c.id, "Names": ["/" + c.name], "Image": image_name or c.image_id, "ImageID": c.image_id,
+        "Command": command, "Created": int(c.created_ts), "Ports": _ports_list(c),
+        "Labels": c.config.get("Labels") or {}, "State": c.state.status.value, "Status": status_text(c),
+        "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": (c.network_settings or {}).get("Networks") or {}},
+        "Mounts": [],
+    }
+    if size is not None:
+        out["SizeRw"], out["SizeRootFs"] = size
+    return out
+
+
+def _image_config_block(config: dict) -> dict[str, Any]:
+    cfg = dict(config.get("config") or {})
+    base = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False, "AttachStdout": False,
+            "AttachStderr": False, "Tty": False, "OpenStdin": False, "StdinOnce": False, "Env": None,
+            "Cmd": None, "Image": "", "Volumes": None, "WorkingDir": "", "Entrypoint": None,
+            "OnBuild": None, "Labels": None}
+    base.update(cfg)
+    return base
+
+
+def image_inspect(img: Any) -> dict[str, Any]:
+    config = img.config
+    return {
+        "Id": img.id, "RepoTags": list(img.repo_tags), "RepoDigests": list(img.repo_digests),
+        "Parent": img.parent or "", "Comment": _last_comment(config), "Created": img.created,
+        "DockerVersion": "", "Author": config.get("author", ""),
+        "Config": _image_config_block(config), "Architecture": config.get("architecture", "amd64"),
+        "Os": config.get("os", "linux"), "Size": img.size, "VirtualSize": img.size,
+        "GraphDriver": {"Name": "overlay2", "Data": {}},
+        "RootFS": {"Type": "layers", "Layers": list((config.get("rootfs") or {}).get("diff_ids") or [])},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+def _last_comment(config: dict) -> str:
+    history = config.get("history") or []
+    return history[-1].get("comment", "") if history else ""
+
+
+def image_summary(img: Any, containers: int = -1) -> dict[str, Any]:
+    labels = ((img.config.get("config") or {}).get("Labels")) or {}
+    return {
+        "Id": img.id, "ParentId": img.parent or "", "RepoTags": list(img.repo_tags) or ["<none>:<none>"],
+        "RepoDigests": list(img.repo_digests), "Created": int(rfc3339_to_epoch(img.created)),
+        "Size": img.size, "SharedSize": -1, "VirtualSize": img.size, "Labels": labels,
+        "Containers": containers,
+    }
+
+
+def history_entry(h: Any) -> dict[str, Any]:
+    if isinstance(h, dict):
+        return h
+    return {"Id": h.id, "Created": h.created, "CreatedBy": h.created_by, "Tags": h.tags,
+            "Size": h.size, "Comment": h.comment}
+
+
+def version_info() -> dict[str, Any]:
+    uname = os.uname()
+    details = {"ApiVersion": API_VERSION, "Arch": "amd64", "BuildTime": "", "Experimental": "false",
+               "GitCommit": "", "GoVersion": f"python{platform.python_version()}",
+               "KernelVersion": uname.release, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+    return {
+        "Platform": {"Name": "dockyard"},
+        "Components": [{"Name": "Engine", "Version": __version__, "Details": details}],
+        "Version": __version__, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "", "GoVersion": f"python{platform.python_version()}", "Os": "linux",
+        "Arch": "amd64", "KernelVersion": uname.release, "BuildTime": "",
+    }
+
+
+def system_info(*, containers: list[Container], images: int, paths: Paths, cgroup_version: str,
+                runtimes: list[str], default_runtime: str) -> dict[str, Any]:
+    uname = os.uname()
+    counts = {"running": 0, "paused": 0, "stopped": 0}
+    for c in containers:
+        if c.state.status.value == "running":
+            counts["running"] += 1
+        elif c.state.status.value == "paused":
+            counts["paused"] += 1
+        else:
+            counts["stopped"] += 1
+    mem = 0
+    try:
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "ID": "", "Containers": len(containers), "ContainersRunning": counts["running"],
+        "ContainersPaused": counts["paused"], "ContainersStopped": counts["stopped"], "Images": images,
+        "Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"]],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
+                    "Log": ["json-file", "none"]},
+        "MemoryLimit": True, "SwapLimit": False, "CpuCfsPeriod": True, "CpuCfsQuota": True,
+        "CPUShares": True, "CPUSet": True, "PidsLimit": True, "IPv4Forwarding": True,
+        "Debug": False, "NFd": len(os.listdir("/proc/self/fd")), "OomKillDisable": True,
+        "NGoroutines": 0, "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
+        "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs",
+        "CgroupVersion": "2" if cgroup_version == "v2" else "1", "NEventsListener": 0,
+        "KernelVersion": uname.release, "OperatingSystem": _os_name(), "OSVersion": "",
+        "OSType": "linux", "Architecture": uname.machine, "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
+        "NCPU": os.cpu_count() or 1, "MemTotal": mem, "DockerRootDir": str(paths.data_root),
+        "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
+        "Runtimes": {r: {"path": r} for r in runtimes}, "DefaultRuntime": default_runtime,
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
+                  "Error": "", "RemoteManagers": None},
+        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "Warnings": None,
+    }
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"

@@ -1,0 +1,125 @@
+"""`dockyard daemon`: the composition root. Read flags, build every service once, serve.
+
+The zygote is forked first, while this process is still single-threaded: every
+container's shim is forked from it later, so no thread state ever leaks into
+a container and no interpreter is started per container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+__all__ = ["main", "parse_args"]
+
+DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="dockyard daemon", description="Run the dockyard engine daemon.")
+    p.add_argument("-H", "--host", action="append", default=[], help="unix socket to listen on")
+    p.add_argument("--data-root", default="/var/lib/dockyard")
+    p.add_argument("--exec-root", default="/run/dockyard")
+    p.add_argument("-p", "--pidfile", default="")
+    p.add_argument("-l", "--log-level", default="info", choices=["debug", "info", "warn", "error", "fatal"])
+    p.add_argument("-D", "--debug", action="store_true")
+    p.add_argument("-b", "--bridge", default="dockyard0", help="the default bridge's name")
+    p.add_argument("--bip", default="", help="the default bridge's address, CIDR")
+    p.add_argument("--cgroup-parent", default="dockyard")
+    p.add_argument("--default-runtime", default="dockyard")
+    p.add_argument("--live-restore", action="store_true",
+                   help="keep containers running when the daemon shuts down")
+    p.add_argument("--shutdown-timeout", type=int, default=15)
+    return p.parse_args(argv)
+
+
+def _socket_path(host: str) -> str:
+    if host.startswith("unix://"):
+        return host[len("unix://"):]
+    if host.startswith("/"):
+        return host
+    raise SystemExit(f"dockyard daemon: unsupported host {host!r}: only unix:///path sockets")
+
+
+def _write_pidfile(path: str) -> None:
+    if not path:
+        return
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        old = int(Path(path).read_text().strip())
+        if old != os.getpid() and os.path.exists(f"/proc/{old}"):
+            raise SystemExit(f"dockyard daemon: pid file found, ensure dockyard is not running or delete {path}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(f"{os.getpid()}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    level = logging.DEBUG if args.debug else getattr(logging, args.log_level.upper().replace("FATAL", "CRITICAL"),
+                                                     logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.geteuid() != 0:
+        print("dockyard daemon: must run as root", file=sys.stderr)
+        return 1
+    hosts = args.host or [DEFAULT_HOST]
+    socket_path = _socket_path(hosts[0])
+    _write_pidfile(args.pidfile)
+
+    # Fork the zygote before anything can start a thread.
+    from dockyard.shim.zygote import Zygote
+    zygote = Zygote.start()
+    try:
+        return asyncio.run(_serve(args, socket_path, zygote))
+    finally:
+        zygote.close()
+        if args.pidfile:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(args.pidfile)
+
+
+async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
+    from dockyard.api.handlers.containers import ContainerHandlers
+    from dockyard.api.handlers.images import ImageHandlers
+    from dockyard.api.handlers.system import SystemHandlers
+    from dockyard.api.routes import build_router
+    from dockyard.api.server import ApiServer
+    from dockyard.engine.container_store import ContainerStore
+    from dockyard.engine.containers import ContainerService
+    from dockyard.engine.images import ImageService
+    from dockyard.runtime.cgroups import detect_mode
+    from dockyard.store.db import Database
+    from dockyard.store.paths import Paths
+
+    log = logging.getLogger("dockyard.daemon")
+    paths = Paths(Path(args.data_root).resolve(), Path(args.exec_root).resolve())
+    paths.ensure()
+    db = Database(paths.db)
+    images = ImageService(paths, db)
+    containers = ContainerService(paths, ContainerStore(db), images, zygote,
+                                  cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime)
+    await containers.restore()
+    router = build_router(SystemHandlers(containers, images, detect_mode()),
+                          ContainerHandlers(containers, images), ImageHandlers(images, containers))
+    server = ApiServer(router, socket_path)
+    await server.start()
+    log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await server.close()
+    await containers.shutdown(live_restore=args.live_restore, timeout=args.shutdown_timeout)
+    db.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

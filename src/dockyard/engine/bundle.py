@@ -1,0 +1,93 @@
+"""A container's OCI bundle: the overlay rootfs, its /etc files, and config.json.
+
+`prepare` runs right before the runtime creates the container; `release`
+undoes it after the container exits (the writable layer stays until `rm`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from dockyard.engine.container_store import Container
+from dockyard.engine.etcfiles import write_etc_files
+from dockyard.engine.spec import Resources, build_spec
+from dockyard.network.loopback import loopback_up
+from dockyard.store import snapshots
+from dockyard.store.paths import Paths
+
+__all__ = ["prepare", "release", "after_create", "dir_size"]
+
+
+def _network_mode(c: Container) -> str:
+    mode = c.host_config.get("NetworkMode") or "default"
+    return "bridge" if mode == "default" else mode
+
+
+def resources_of(hc: dict) -> Resources:
+    pids = hc.get("PidsLimit")
+    return Resources(
+        memory=hc.get("Memory") or 0, memory_swap=hc.get("MemorySwap") or 0,
+        nano_cpus=hc.get("NanoCpus") or 0, cpu_shares=hc.get("CpuShares") or 0,
+        cpu_quota=hc.get("CpuQuota") or 0, cpu_period=hc.get("CpuPeriod") or 0,
+        pids_limit=pids if pids and pids > 0 else None)
+
+
+def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str) -> Path:
+    bundle = paths.bundle(c.id)
+    rootfs = bundle / "rootfs"
+    rootfs.mkdir(parents=True, exist_ok=True)
+    rw = paths.container(c.id) / "rw"
+    (rw / "upper").mkdir(parents=True, exist_ok=True)
+    (rw / "work").mkdir(parents=True, exist_ok=True)
+    if not os.path.ismount(rootfs):
+        snapshots.mount_rootfs(lowerdirs, str(rw / "upper"), str(rw / "work"), str(rootfs))
+    try:
+        host_net = _network_mode(c) == "host"
+        hostname = c.config["Hostname"] if not host_net else os.uname().nodename
+        etc = write_etc_files(paths.container(c.id), hostname, c.config.get("Domainname", ""),
+                              host_network=host_net, extra_hosts=c.host_config.get("ExtraHosts"))
+        hc = c.host_config
+        spec = build_spec(
+            rootfs=str(rootfs), args=[c.path, *c.args], env=c.config.get("Env") or [],
+            cwd=c.config.get("WorkingDir") or "/", user=c.config.get("User") or "",
+            hostname=hostname, tty=c.config["Tty"], readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
+            cgroups_path=cgroups_path, resources=resources_of(hc), etc_files=etc,
+            privileged=bool(hc.get("Privileged")), cap_add=hc.get("CapAdd") or [],
+            cap_drop=hc.get("CapDrop") or [], shm_size=hc.get("ShmSize") or (64 << 20))
+        if host_net:
+            spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "network"]
+            spec["hostname"] = hostname
+        (bundle / "config.json").write_text(json.dumps(spec))
+    except BaseException:
+        release(paths, c.id)
+        raise
+    return bundle
+
+
+async def after_create(c: Container, pid: int) -> None:
+    """Between create and start: wire the container's network namespace."""
+    if _network_mode(c) != "host":
+        await asyncio.get_running_loop().run_in_executor(None, loopback_up, pid)
+
+
+def release(paths: Paths, cid: str) -> None:
+    bundle = paths.bundle(cid)
+    rootfs = bundle / "rootfs"
+    if os.path.ismount(rootfs):
+        snapshots.unmount(str(rootfs))
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(bundle)
+
+
+def dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total

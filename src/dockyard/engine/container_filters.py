@@ -1,0 +1,68 @@
+"""`docker ps --filter`: which containers a filter set selects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from dockyard import errors
+from dockyard.engine.container_store import Container
+
+__all__ = ["CONTAINER_FILTERS", "select"]
+
+CONTAINER_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since",
+                     "health", "network", "volume", "is-task", "publish", "expose"}
+_STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+
+
+def _label_match(labels: dict[str, str], wanted: str) -> bool:
+    key, eq, value = wanted.partition("=")
+    if key not in labels:
+        return False
+    return not eq or labels[key] == value
+
+
+def select(containers: list[Container], filters: dict[str, list[str]], *, all_: bool,
+           ancestor_ids: Callable[[str], set[str]], resolve: Callable[[str], Container]) -> list[Container]:
+    """`containers` newest first; `ancestor_ids(ref)` gives the image ids a reference matches."""
+    for status in filters.get("status", []):
+        if status not in _STATUSES:
+            raise errors.InvalidArgument(
+                f"Invalid filter 'status={status}'")
+    if filters.get("status") or filters.get("exited"):
+        all_ = True
+    before_ts = since_ts = None
+    if filters.get("before"):
+        before_ts = resolve(filters["before"][0]).created_ts
+        all_ = True
+    if filters.get("since"):
+        since_ts = resolve(filters["since"][0]).created_ts
+        all_ = True
+    ancestors: set[str] = set()
+    for ref in filters.get("ancestor", []):
+        ancestors |= ancestor_ids(ref)
+    out = []
+    for c in containers:
+        if not all_ and not c.state.status.is_running:
+            continue
+        if filters.get("id") and not any(c.id.startswith(v) for v in filters["id"]):
+            continue
+        if filters.get("name") and not any(re.search(v, c.name) or re.search(v, "/" + c.name)
+                                           for v in filters["name"]):
+            continue
+        labels = c.config.get("Labels") or {}
+        if filters.get("label") and not all(_label_match(labels, v) for v in filters["label"]):
+            continue
+        if filters.get("status") and c.state.status.value not in filters["status"]:
+            continue
+        if filters.get("exited") and not (c.state.status.value == "exited"
+                                          and str(c.state.exit_code) in filters["exited"]):
+            continue
+        if filters.get("ancestor") and c.image_id not in ancestors:
+            continue
+        if before_ts is not None and c.created_ts >= before_ts:
+            continue
+        if since_ts is not None and c.created_ts <= since_ts:
+            continue
+        out.append(c)
+    return out

@@ -1,0 +1,394 @@
+"""ContainerService: image → bundle → runtime, and the lifecycle around it.
+
+Every status change happens here, under the container's lock, and is saved
+before anyone is told. Exits are observed from the shim (its `wait` answer, or
+its exit.json after a daemon restart), never assumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import signal as signals
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from dockyard import errors
+from dockyard.engine import bundle, lifecycle_errors
+from dockyard.engine.container_store import Container, ContainerStore
+from dockyard.engine.create_config import command_of, merge_config, normalise_host_config
+from dockyard.engine.names import generate_name, validate_name
+from dockyard.engine.state import ContainerState, Status
+from dockyard.engine.timeutil import now_rfc3339
+from dockyard.shim import client as shim
+from dockyard.shim.zygote import RuntimeCreateError, ShimRequest, Zygote
+from dockyard.store.paths import Paths
+
+__all__ = ["ContainerService", "WaitResult", "parse_signal"]
+
+log = logging.getLogger("dockyard.containers")
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    status_code: int
+    error: str = ""
+
+
+def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int:
+    """'SIGTERM', 'TERM', 'term', '15' → 15; Docker's error for anything else."""
+    if value is None or value == "":
+        return default
+    text = str(value).strip()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < 65:
+            return num
+    else:
+        name = text.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        sig = signals.Signals.__members__.get(name)
+        if sig is not None:
+            return int(sig)
+    raise errors.InvalidArgument(f"Invalid signal: {value}")
+
+
+class ContainerService:
+    def __init__(self, paths: Paths, store: ContainerStore, images, zygote: Zygote, *,
+                 cgroup_parent: str = "dockyard", default_runtime: str = "dockyard",
+                 on_event: Callable[..., None] | None = None) -> None:
+        self.paths = paths
+        self.store = store
+        self.images = images
+        self.zygote = zygote
+        self.cgroup_parent = cgroup_parent.strip("/") or "dockyard"
+        self.default_runtime = default_runtime
+        self._emit = on_event or (lambda *a, **k: None)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._exit_waiters: dict[str, list[asyncio.Future[WaitResult]]] = {}
+        self._remove_waiters: dict[str, list[asyncio.Future[WaitResult]]] = {}
+        self._exited: dict[str, asyncio.Event] = {}
+        self._pending_attach: dict[str, list[tuple[Callable[[], Awaitable[None]], asyncio.Future]]] = {}
+        self._monitors: dict[str, asyncio.Task[None]] = {}
+
+    # ------------------------------------------------------------------ lookup
+    def get(self, ref: str) -> Container:
+        return self.store.get(ref)
+
+    def list(self) -> list[Container]:
+        return sorted(self.store.all(), key=lambda c: c.created_ts, reverse=True)
+
+    def users_of_image(self, image_id: str) -> list[str]:
+        return [c.id for c in self.store.users_of_image(image_id)]
+
+    def _lock(self, cid: str) -> asyncio.Lock:
+        return self._locks.setdefault(cid, asyncio.Lock())
+
+    # ------------------------------------------------------------------ create
+    def create(self, body: dict, name: str | None) -> Container:
+        image_ref = body.get("Image") if isinstance(body, dict) else None
+        if not image_ref or not isinstance(image_ref, str):
+            raise errors.InvalidArgument("Config cannot be empty in order to create a container")
+        image = self.images.resolve(image_ref)
+        cid = secrets.token_hex(32)
+        host_config = normalise_host_config(body.get("HostConfig"))
+        config = merge_config(body, image.config, cid)
+        runtime = host_config.get("Runtime") or self.default_runtime
+        if runtime not in ("dockyard", "runc", "crun") and not runtime.startswith("/"):
+            raise errors.InvalidArgument(f"Unknown runtime specified {runtime}")
+        host_config["Runtime"] = runtime
+        name = validate_name(name) if name else generate_name(self.store.names())
+        command = command_of(config)
+        created_ts = time.time()
+        container = Container(
+            id=cid, name=name, created=now_rfc3339(), created_ts=created_ts, image_id=image.id,
+            config=config, host_config=host_config, path=command[0], args=command[1:])
+        self.paths.container(cid).mkdir(parents=True, exist_ok=True)
+        try:
+            self.store.insert(container)
+        except BaseException:
+            shutil.rmtree(self.paths.container(cid), ignore_errors=True)
+            raise
+        self._emit("container", "create", container)
+        return container
+
+    # ------------------------------------------------------------------ start
+    async def start(self, ref: str) -> None:
+        c = self.get(ref)
+        async with self._lock(c.id):
+            if c.state.status.is_running:
+                raise errors.NotModified("container already started")
+            if not c.state.status.can_start():
+                raise errors.InvalidState(f"cannot start a container in state {c.state.status.value}")
+            try:
+                await self._start_locked(c)
+            except BaseException:
+                self._fail_pending_attach(c.id)
+                if c.host_config.get("AutoRemove"):
+                    await self._remove_locked(c)
+                raise
+
+    async def _start_locked(self, c: Container) -> None:
+        lowerdirs = self.images.rootfs_lowerdirs(c.image_id)
+        runtime = c.host_config.get("Runtime") or self.default_runtime
+        cgroups_path = f"/{self.cgroup_parent}/{c.id}"
+        prepared = bundle.prepare(self.paths, c, lowerdirs, cgroups_path)
+        shim_dir = self.paths.shim_dir(c.id)
+        shutil.rmtree(shim_dir, ignore_errors=True)
+        shim_dir.mkdir(parents=True)
+        log_driver = c.host_config["LogConfig"]["Type"]
+        request = ShimRequest(
+            container_id=c.id, bundle=str(prepared), shim_dir=str(shim_dir),
+            log_path=str(self.paths.container_log(c.id)) if log_driver != "none" else "",
+            log_driver="none" if log_driver == "none" else "json-file",
+            runtime=runtime, tty=c.config["Tty"], open_stdin=c.config["OpenStdin"],
+            stdin_once=c.config["StdinOnce"],
+            console_width=(c.host_config.get("ConsoleSize") or [0, 0])[1] or 0,
+            console_height=(c.host_config.get("ConsoleSize") or [0, 0])[0] or 0)
+        try:
+            spawned = await self.zygote.spawn(request)
+        except RuntimeCreateError as e:
+            await self._cleanup_runtime(c, runtime)
+            c.state.exit_code = lifecycle_errors.exit_code_for(e.message)
+            c.state.error = lifecycle_errors.start_message(e.message)
+            self.store.save(c)
+            raise lifecycle_errors.start_error(e.message) from None
+        except BaseException:
+            await self._cleanup_runtime(c, runtime)
+            raise
+        try:
+            await bundle.after_create(c, spawned.container_pid)
+            await self._connect_pending_attach(c.id)
+            await shim.start(str(shim_dir))
+        except BaseException as e:
+            with contextlib.suppress(Exception):
+                await shim.kill(str(shim_dir), signals.SIGKILL, True)
+            await self._cleanup_runtime(c, runtime)
+            raise errors.SystemError_(f"failed to start container: {e}") from e
+        c.state = ContainerState(status=Status.RUNNING, pid=spawned.container_pid,
+                                 started_at=now_rfc3339(), finished_at=c.state.finished_at)
+        self.store.save(c)
+        self._exited[c.id] = asyncio.Event()
+        self._monitors[c.id] = asyncio.create_task(self._monitor(c.id))
+        self._emit("container", "start", c)
+
+    async def _cleanup_runtime(self, c: Container, runtime: str) -> None:
+        shim_dir = str(self.paths.shim_dir(c.id))
+        with contextlib.suppress(Exception):
+            await shim.delete(shim_dir, runtime)
+        await asyncio.get_running_loop().run_in_executor(None, bundle.release, self.paths, c.id)
+        shutil.rmtree(shim_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ exit
+    async def _monitor(self, cid: str) -> None:
+        shim_dir = str(self.paths.shim_dir(cid))
+        try:
+            status = await shim.wait(shim_dir)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # the shim died without telling us: take what it left
+            log.warning("lost the shim of %s: %s", cid[:12], e)
+            status = shim.read_exit(shim_dir) or shim.ExitStatus(exit_code=255, oom_killed=False,
+                                                                 finished_at=now_rfc3339())
+        await self._on_exit(cid, status)
+
+    async def _on_exit(self, cid: str, status: shim.ExitStatus) -> None:
+        c = self.store._by_id.get(cid)
+        if c is None:
+            return
+        async with self._lock(cid):
+            runtime = c.host_config.get("Runtime") or self.default_runtime
+            await self._cleanup_runtime(c, runtime)
+            c.state = ContainerState(status=Status.EXITED, exit_code=status.exit_code,
+                                     oom_killed=status.oom_killed, started_at=c.state.started_at,
+                                     finished_at=status.finished_at or now_rfc3339())
+            self.store.save(c)
+            self._monitors.pop(cid, None)
+            event = self._exited.pop(cid, None)
+            if event:
+                event.set()
+            if status.oom_killed:
+                self._emit("container", "oom", c)
+            self._emit("container", "die", c, exitCode=str(status.exit_code))
+            self._resolve(self._exit_waiters, cid, WaitResult(status.exit_code))
+            if c.host_config.get("AutoRemove"):
+                await self._remove_locked(c)
+
+    @staticmethod
+    def _resolve(table: dict[str, list[asyncio.Future[WaitResult]]], cid: str, result: WaitResult) -> None:
+        for fut in table.pop(cid, []):
+            if not fut.done():
+                fut.set_result(result)
+
+    # ------------------------------------------------------------------ wait
+    def wait_future(self, ref: str, condition: str) -> asyncio.Future[WaitResult]:
+        """Register now (before start, as `docker run` does); the future resolves later."""
+        c = self.get(ref)
+        if condition not in ("", "not-running", "next-exit", "removed"):
+            raise errors.InvalidArgument(f"invalid condition: {condition!r}")
+        fut: asyncio.Future[WaitResult] = asyncio.get_running_loop().create_future()
+        if condition in ("", "not-running") and not c.state.status.is_running:
+            fut.set_result(WaitResult(c.state.exit_code))
+        elif condition == "removed":
+            self._remove_waiters.setdefault(c.id, []).append(fut)
+        else:
+            self._exit_waiters.setdefault(c.id, []).append(fut)
+        return fut
+
+    def exit_event(self, cid: str) -> asyncio.Event | None:
+        """Set when the running container exits; None when it is not running."""
+        return self._exited.get(cid)
+
+    async def resize(self, ref: str, width: int, height: int) -> None:
+        c = self.get(ref)
+        if width <= 0 or height <= 0:
+            raise errors.InvalidArgument(f"invalid size: {height}x{width}: height and width must be positive")
+        if not c.state.status.is_running:
+            raise errors.InvalidState(f"Container {c.id} is not running")
+        if c.config.get("Tty"):
+            await shim.resize(str(self.paths.shim_dir(c.id)), width, height)
+
+    # ------------------------------------------------------------------ stop / kill
+    async def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        c = self.get(ref)
+        if not c.state.status.is_running:
+            raise errors.NotModified("container already stopped")
+        sig = parse_signal(signal or c.config.get("StopSignal"), signals.SIGTERM)
+        if timeout is None:
+            timeout = c.config.get("StopTimeout")
+        if timeout is None:
+            timeout = 10
+        await self._signal(c, sig)
+        if timeout < 0:
+            await self._wait_exit(c.id, None)
+            return
+        if not await self._wait_exit(c.id, timeout):
+            await self._signal(c, signals.SIGKILL, all_=True)
+            if not await self._wait_exit(c.id, 30):
+                raise errors.SystemError_(f"container {c.id} did not exit after SIGKILL")
+
+    async def kill(self, ref: str, signal: str | None = None) -> None:
+        c = self.get(ref)
+        sig = parse_signal(signal, signals.SIGKILL)
+        if not c.state.status.is_running:
+            raise errors.InvalidState(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        await self._signal(c, sig, all_=sig == signals.SIGKILL)
+        if sig == signals.SIGKILL:
+            await self._wait_exit(c.id, 30)
+
+    async def _signal(self, c: Container, sig: int, all_: bool = False) -> None:
+        try:
+            await shim.kill(str(self.paths.shim_dir(c.id)), sig, all_)
+        except Exception as e:
+            if c.state.status.is_running and c.id in self._exited:
+                raise errors.SystemError_(f"Cannot kill container {c.id}: {e}") from e
+
+    async def _wait_exit(self, cid: str, timeout: float | None) -> bool:
+        event = self._exited.get(cid)
+        if event is None:
+            return True
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return False
+        # let _on_exit finish its bookkeeping (it holds the lock while it does)
+        async with self._lock(cid):
+            pass
+        return True
+
+    async def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
+        with contextlib.suppress(errors.NotModified):
+            await self.stop(ref, timeout, signal)
+        await self.start(ref)
+
+    # ------------------------------------------------------------------ remove
+    async def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:
+        c = self.get(ref)
+        if c.state.status.is_running:
+            if not force:
+                raise errors.Conflict(
+                    f'cannot remove container "/{c.name}": container is running: '
+                    "stop the container before removing or force remove")
+            await self._signal(c, signals.SIGKILL, all_=True)
+            await self._wait_exit(c.id, 30)
+        async with self._lock(c.id):
+            if self.store._by_id.get(c.id) is not None:
+                await self._remove_locked(c)
+
+    async def _remove_locked(self, c: Container) -> None:
+        if self.store._by_id.get(c.id) is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(None, self._remove_files, c.id)
+        self.store.delete(c.id)
+        self._locks.pop(c.id, None)
+        self._emit("container", "destroy", c)
+        self._resolve(self._remove_waiters, c.id, WaitResult(c.state.exit_code))
+        self._resolve(self._exit_waiters, c.id, WaitResult(c.state.exit_code))
+
+    def _remove_files(self, cid: str) -> None:
+        bundle.release(self.paths, cid)
+        shutil.rmtree(self.paths.shim_dir(cid), ignore_errors=True)
+        shutil.rmtree(self.paths.container(cid), ignore_errors=True)
+
+    async def prune(self) -> tuple[list[str], int]:
+        deleted, reclaimed = [], 0
+        for c in self.list():
+            if c.state.status.is_running:
+                continue
+            reclaimed += bundle.dir_size(self.paths.container(c.id) / "rw")
+            async with self._lock(c.id):
+                await self._remove_locked(c)
+            deleted.append(c.id)
+        return deleted, reclaimed
+
+    # ------------------------------------------------------------------ attach
+    def queue_attach(self, cid: str, connect: Callable[[], Awaitable[None]], done: asyncio.Future) -> None:
+        """`connect` runs once the shim exists and before the process starts; `done` is
+        resolved (without connecting) if the start fails."""
+        self._pending_attach.setdefault(cid, []).append((connect, done))
+
+    async def _connect_pending_attach(self, cid: str) -> None:
+        for connect, _done in self._pending_attach.pop(cid, []):
+            await connect()
+
+    def _fail_pending_attach(self, cid: str) -> None:
+        for _connect, done in self._pending_attach.pop(cid, []):
+            if not done.done():
+                done.set_result(None)
+
+    def drop_pending_attach(self, cid: str, connect: Callable[[], Awaitable[None]]) -> None:
+        pending = self._pending_attach.get(cid, [])
+        pending[:] = [p for p in pending if p[0] is not connect]
+
+    # ------------------------------------------------------------------ daemon start / stop
+    async def restore(self) -> None:
+        """Re-adopt containers whose shims survived; settle the ones that died meanwhile."""
+        for c in self.store.all():
+            if not c.state.status.is_running:
+                continue
+            shim_dir = str(self.paths.shim_dir(c.id))
+            if shim.shim_alive(shim_dir):
+                self._exited[c.id] = asyncio.Event()
+                self._monitors[c.id] = asyncio.create_task(self._monitor(c.id))
+                continue
+            status = shim.read_exit(shim_dir) or shim.ExitStatus(
+                exit_code=255, oom_killed=False, finished_at=now_rfc3339())
+            self._exited[c.id] = asyncio.Event()
+            await self._on_exit(c.id, status)
+
+    async def shutdown(self, *, live_restore: bool, timeout: float = 10) -> None:
+        monitors = list(self._monitors.values())
+        if not live_restore:
+            running = [c for c in self.store.all() if c.state.status.is_running]
+            await asyncio.gather(*(self._stop_quietly(c, timeout) for c in running))
+        for task in monitors:
+            task.cancel()
+        await asyncio.gather(*monitors, return_exceptions=True)
+
+    async def _stop_quietly(self, c: Container, timeout: float) -> None:
+        with contextlib.suppress(Exception):
+            await self.stop(c.id, int(min(timeout, c.config.get("StopTimeout") or timeout)))
