@@ -1,0 +1,346 @@
+"""Pure and fake-tree tests for dockyard.runtime.cgroups.
+
+The pure parts (mountinfo parsing, unit conversions, rule syntax) are tested
+on strings. The v2 file-writing logic that this hybrid host cannot exercise
+for real (memory/cpu/pids/io live in v1 here) runs against a fake cgroup2
+directory: plain files standing in for the kernel's, with every write recorded.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from dockyard.errors import InvalidArgument, SystemError_
+from dockyard.runtime.cgroups import CgroupV2, cpu, devices, freezer, fs, io, memory
+from dockyard.runtime.cgroups.base import split_path
+from dockyard.runtime.cgroups.mounts import Hierarchies, parse_mountinfo
+
+# -- mountinfo ---------------------------------------------------------------
+
+HYBRID = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+99 22 0:38 / /tmp/private\\040mount rw,relatime - cgroup2 cgroup2 rw
+"""
+
+V2 = """\
+22 1 0:21 / /sys rw shared:7 - sysfs sysfs rw
+26 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate
+"""
+
+COMOUNTED = """\
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw shared:1 opt:x - cgroup cgroup rw,cpu,cpuacct
+33 31 0:29 / /mnt/again rw - cgroup cgroup rw,cpu,cpuacct
+34 31 0:30 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio
+35 31 0:31 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids
+"""
+
+
+def test_mountinfo_hybrid() -> None:
+    h = parse_mountinfo(HYBRID)
+    assert h.mode == "hybrid"
+    assert h.unified == "/sys/fs/cgroup/unified"  # canonical place beats the private mount
+    assert h.v1 == {
+        "cpu": "/sys/fs/cgroup/cpu",
+        "cpuacct": "/sys/fs/cgroup/cpuacct",
+        "memory": "/sys/fs/cgroup/memory",
+        "name=systemd": "/sys/fs/cgroup/systemd",
+    }
+
+
+def test_mountinfo_v2_and_v1() -> None:
+    h = parse_mountinfo(V2)
+    assert (h.mode, h.unified, h.v1) == ("v2", "/sys/fs/cgroup", {})
+    h = parse_mountinfo(COMOUNTED)
+    assert h.mode == "v1"
+    assert h.v1["cpu"] == h.v1["cpuacct"] == "/sys/fs/cgroup/cpu,cpuacct"  # bind mount ignored
+    assert h.v1_mountpoints() == ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/net_cls,net_prio", "/sys/fs/cgroup/pids"]
+
+
+def test_mountinfo_escapes_and_nothing_mounted() -> None:
+    h = parse_mountinfo("99 22 0:38 / /tmp/a\\040b rw - cgroup2 cgroup2 rw\n")
+    assert h.unified == "/tmp/a b"
+    with pytest.raises(SystemError_):
+        _ = Hierarchies().mode
+
+
+# -- pure conversions ----------------------------------------------------------
+
+
+def test_split_path() -> None:
+    assert split_path("/dockyard/abc") == ["dockyard", "abc"]
+    assert split_path("dockyard//abc/") == ["dockyard", "abc"]
+    for bad in ("", "/", "//", "/a/..", "/./a"):
+        with pytest.raises(InvalidArgument):
+            split_path(bad)
+
+
+def test_shares_to_weight() -> None:
+    assert cpu.shares_to_weight(0) == 0
+    assert cpu.shares_to_weight(2) == 1
+    assert cpu.shares_to_weight(1) == 1  # clamped like the kernel
+    assert cpu.shares_to_weight(1024) == 39  # Docker's default shares
+    assert cpu.shares_to_weight(262144) == 10000
+    assert cpu.shares_to_weight(10**9) == 10000
+
+
+def test_swap_v2() -> None:
+    assert memory.swap_v2(None, None) is None
+    assert memory.swap_v2(64, 32) == 32
+    assert memory.swap_v2(32, 32) == 0
+    assert memory.swap_v2(-1, 32) == -1
+    assert memory.swap_v2(None, -1) == -1
+    assert memory.swap_v2(100, -1) == 100
+    with pytest.raises(InvalidArgument):
+        memory.swap_v2(16, 32)
+    with pytest.raises(InvalidArgument):
+        memory.swap_v2(64, None)
+
+
+def test_blkio_weight_conversion() -> None:
+    assert io.blkio_weight_to_io_weight(0) == 0
+    assert io.blkio_weight_to_io_weight(10) == 1
+    assert io.blkio_weight_to_io_weight(1000) == 10000
+    assert io.blkio_weight_to_io_weight(500) == 1 + 490 * 9999 // 990
+
+
+def test_device_rule_lines() -> None:
+    assert devices.rule_line({"allow": False, "access": "rwm"}) == "a *:* rwm"
+    assert devices.rule_line({"type": "c", "major": 1, "minor": 3, "access": "rw"}) == "c 1:3 rw"
+    assert devices.rule_line({"type": "b", "major": 8}) == "b 8:* rwm"
+    assert devices.rule_line({"type": "c", "major": -1, "minor": -1, "access": "m"}) == "c *:* m"
+    for bad in ({"type": "x"}, {"type": "c", "access": "rwx"}, {"type": "c", "major": "1"}):
+        with pytest.raises(InvalidArgument):
+            devices.rule_line(bad)
+
+
+def test_blkio_v1_stat_parsing(tmp_path: Path) -> None:
+    (tmp_path / "blkio.throttle.io_service_bytes_recursive").write_text(
+        "254:0 Read 4096\n254:0 Write 8192\n254:0 Total 12288\nTotal 12288\n"
+    )
+    (tmp_path / "blkio.throttle.io_serviced_recursive").write_text("")
+    s = io.stats_v1(str(tmp_path))
+    assert s["io_service_bytes_recursive"] == [
+        {"major": 254, "minor": 0, "op": "Read", "value": 4096},
+        {"major": 254, "minor": 0, "op": "Write", "value": 8192},
+        {"major": 254, "minor": 0, "op": "Total", "value": 12288},
+    ]
+    assert s["io_serviced_recursive"] == []
+
+
+def test_bad_resource_types() -> None:
+    with pytest.raises(InvalidArgument):
+        memory.set_v2("/nonexistent", {"memory": {"limit": "32m"}})
+    with pytest.raises(InvalidArgument):
+        memory.set_v2("/nonexistent", {"memory": [1]})
+    with pytest.raises(InvalidArgument):
+        memory.set_v1("/nonexistent", {"memory": {"swappiness": 101}})
+
+
+# -- a fake cgroup2 tree ---------------------------------------------------------
+
+V2_FILES = (
+    "cgroup.procs cgroup.subtree_control cgroup.freeze cgroup.events cgroup.controllers "
+    "memory.max memory.swap.max memory.low memory.current memory.stat memory.events "
+    "cpu.weight cpu.max cpu.max.burst cpu.stat cpuset.cpus cpuset.mems pids.max pids.current "
+    "io.max io.weight io.stat hugetlb.2MB.max memory.oom.group"
+).split()
+
+
+@pytest.fixture
+def fake_v2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[tuple[str, str]]]:
+    """A fake unified mount with /dockyard/c1 pre-made (plain dirs have no kernel files)."""
+    root = tmp_path / "cg2"
+    leaf = root / "dockyard" / "c1"
+    leaf.mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpuset cpu io memory hugetlb pids\n")
+    (root / "cgroup.subtree_control").write_text("\n")
+    (root / "dockyard" / "cgroup.subtree_control").write_text("\n")
+    for name in V2_FILES:
+        (leaf / name).write_text("")
+    writes: list[tuple[str, str]] = []
+    real_write = fs.write
+
+    def recording_write(dirpath: str, name: str, value: str) -> None:
+        real_write(dirpath, name, value)  # record only what succeeded
+        writes.append((os.path.relpath(f"{dirpath}/{name}", root), value))
+
+    monkeypatch.setattr(fs, "write", recording_write)
+    return root, writes
+
+
+ALL = "+cpuset +cpu +io +memory +hugetlb +pids"
+
+
+def test_v2_create_writes(fake_v2: tuple[Path, list[tuple[str, str]]]) -> None:
+    root, writes = fake_v2
+    cg = CgroupV2("/dockyard/c1", mountpoint=str(root))
+    cg.create(
+        {
+            "memory": {"limit": 32 << 20, "swap": 64 << 20, "reservation": 16 << 20},
+            "cpu": {"shares": 1024, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
+            "pids": {"limit": 100},
+            "blockIO": {
+                "weight": 500,
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1000}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 0, "rate": 0}],
+            },
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 21}],
+            "unified": {"memory.oom.group": "1"},
+            "devices": [{"allow": False, "access": "rwm"}],  # needs eBPF on v2: not written
+        }
+    )
+    assert writes == [
+        ("cgroup.subtree_control", ALL),
+        ("dockyard/cgroup.subtree_control", ALL),
+        ("dockyard/c1/memory.swap.max", str(32 << 20)),
+        ("dockyard/c1/memory.max", str(32 << 20)),
+        ("dockyard/c1/memory.low", str(16 << 20)),
+        ("dockyard/c1/cpu.weight", "39"),
+        ("dockyard/c1/cpu.max", "50000 100000"),
+        ("dockyard/c1/cpuset.mems", "0"),
+        ("dockyard/c1/cpuset.cpus", "0"),
+        ("dockyard/c1/pids.max", "100"),
+        ("dockyard/c1/io.weight", str(io.blkio_weight_to_io_weight(500))),
+        ("dockyard/c1/io.max", "8:0 rbps=1000"),
+        ("dockyard/c1/io.max", "8:0 wiops=max"),
+        ("dockyard/c1/hugetlb.2MB.max", str(1 << 21)),
+        ("dockyard/c1/memory.oom.group", "1"),
+    ]
+
+
+def test_v2_enabled_controllers_not_rewritten(fake_v2: tuple[Path, list[tuple[str, str]]]) -> None:
+    root, writes = fake_v2
+    for d in (root, root / "dockyard"):
+        (d / "cgroup.subtree_control").write_text("cpuset cpu io memory hugetlb pids\n")
+    cg = CgroupV2("/dockyard/c1", mountpoint=str(root))
+    cg.create(None)
+    assert writes == []
+
+
+def test_v2_unlimited_values(fake_v2: tuple[Path, list[tuple[str, str]]]) -> None:
+    root, writes = fake_v2
+    (root / "dockyard/c1/memory.swap.max").unlink()  # no swap accounting
+    cg = CgroupV2("/dockyard/c1", mountpoint=str(root))
+    cg.update({"memory": {"limit": -1}, "cpu": {"quota": -1, "period": 50000}, "pids": {"limit": -1}})
+    assert writes == [
+        ("dockyard/c1/memory.max", "max"),
+        ("dockyard/c1/cpu.max", "max 50000"),
+        ("dockyard/c1/pids.max", "max"),
+    ]
+    writes.clear()
+    cg.update({"memory": {"limit": 32 << 20, "swap": 32 << 20}})  # "no swap": fine without the file
+    assert writes == [("dockyard/c1/memory.max", str(32 << 20))]
+    with pytest.raises(SystemError_) as err:
+        cg.update({"memory": {"limit": 32 << 20, "swap": 64 << 20}})  # asks for swap: must fail
+    assert "memory.swap.max" in str(err.value)
+
+
+def test_v2_rejects_what_v2_cannot_do(fake_v2: tuple[Path, list[tuple[str, str]]]) -> None:
+    root, _ = fake_v2
+    cg = CgroupV2("/dockyard/c1", mountpoint=str(root))
+    with pytest.raises(InvalidArgument):
+        cg.update({"cpu": {"realtimeRuntime": 1000}})
+    for bad in ({"cgroup.procs": "1"}, {"../x": "1"}, {"memory.max": 5}):
+        with pytest.raises(InvalidArgument):
+            cg.update({"unified": bad})
+
+
+def test_v2_observation(fake_v2: tuple[Path, list[tuple[str, str]]]) -> None:
+    root, _ = fake_v2
+    leaf = root / "dockyard" / "c1"
+    (leaf / "memory.current").write_text("4096\n")
+    (leaf / "memory.max").write_text("max\n")
+    (leaf / "memory.stat").write_text("anon 1024\nfile 2048\n")
+    (leaf / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n")
+    (leaf / "cpu.stat").write_text(
+        "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 4\nnr_throttled 2\nthrottled_usec 7\n"
+    )
+    (leaf / "pids.current").write_text("3\n")
+    (leaf / "pids.max").write_text("max\n")
+    (leaf / "io.stat").write_text("8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n")
+    (leaf / "cgroup.procs").write_text("10\n11\n")
+    cg = CgroupV2("/dockyard/c1", mountpoint=str(root))
+    assert cg.oom_kill_count() == 1
+    assert cg.pids() == [10, 11]
+    s = cg.stats()
+    machine = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    assert s["memory_stats"] == {"usage": 4096, "limit": machine, "stats": {"anon": 1024, "file": 2048}}
+    assert s["cpu_stats"] == {
+        "cpu_usage": {"total_usage": 1500000, "usage_in_kernelmode": 500000, "usage_in_usermode": 1000000},
+        "throttling_data": {"periods": 4, "throttled_periods": 2, "throttled_time": 7000},
+    }
+    assert s["pids_stats"] == {"current": 3}
+    assert s["blkio_stats"]["io_service_bytes_recursive"] == [
+        {"major": 8, "minor": 0, "op": "read", "value": 100},
+        {"major": 8, "minor": 0, "op": "write", "value": 200},
+    ]
+
+
+def test_v2_freeze_waits_for_events(fake_v2: tuple[Path, list[tuple[str, str]]]) -> None:
+    root, writes = fake_v2
+    leaf = root / "dockyard" / "c1"
+    (leaf / "cgroup.events").write_text("populated 1\nfrozen 1\n")
+    cg = CgroupV2("/dockyard/c1", mountpoint=str(root))
+    cg.freeze()
+    assert cg.is_frozen()
+    (leaf / "cgroup.events").write_text("populated 1\nfrozen 0\n")
+    with pytest.raises(SystemError_):
+        freezer.freeze_v2(str(leaf), timeout=0.05)  # never reports frozen: thawed and reported
+    assert writes[-1] == ("dockyard/c1/cgroup.freeze", "0")
+
+
+# -- v1 memory write order on a fake memory cgroup --------------------------------
+
+
+@pytest.fixture
+def fake_mem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[tuple[str, str]]]:
+    for name in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes"):
+        (tmp_path / name).write_text("9223372036854771712\n")
+    writes: list[tuple[str, str]] = []
+    real_write = fs.write
+
+    def recording_write(dirpath: str, name: str, value: str) -> None:
+        real_write(dirpath, name, value)
+        writes.append((name, value))
+
+    monkeypatch.setattr(fs, "write", recording_write)
+    return tmp_path, writes
+
+
+def test_v1_memory_order(fake_mem: tuple[Path, list[tuple[str, str]]]) -> None:
+    d, writes = fake_mem
+    memory.set_v1(str(d), {"memory": {"limit": 32, "swap": 64}}, fresh=True)
+    assert writes == [("memory.limit_in_bytes", "32"), ("memory.memsw.limit_in_bytes", "64")]
+    writes.clear()
+    memory.set_v1(str(d), {"memory": {"limit": 128, "swap": 256}})  # raising: memsw first
+    assert writes == [("memory.memsw.limit_in_bytes", "256"), ("memory.limit_in_bytes", "128")]
+    writes.clear()
+    memory.set_v1(str(d), {"memory": {"limit": 16, "swap": 20}})  # lowering: limit first
+    assert writes == [("memory.limit_in_bytes", "16"), ("memory.memsw.limit_in_bytes", "20")]
+    writes.clear()
+    memory.set_v1(str(d), {"memory": {"limit": -1}})  # unlimited lifts memsw too, first
+    assert writes == [("memory.memsw.limit_in_bytes", "-1"), ("memory.limit_in_bytes", "-1")]
+
+
+def test_v1_memory_without_swap_accounting(fake_mem: tuple[Path, list[tuple[str, str]]]) -> None:
+    d, writes = fake_mem
+    (d / "memory.memsw.limit_in_bytes").unlink()
+    memory.set_v1(str(d), {"memory": {"limit": 32, "swap": 64, "reservation": 16}}, fresh=True)
+    assert writes == [("memory.limit_in_bytes", "32"), ("memory.soft_limit_in_bytes", "16")]
+
+
+def test_error_names_file_and_errno(tmp_path: Path) -> None:
+    with pytest.raises(fs.CgroupFileError) as err:
+        fs.write(str(tmp_path), "nope", "1")
+    assert err.value.errno == errno.ENOENT
+    assert str(err.value) == f"cgroups: failed to write '1' to {tmp_path}/nope: No such file or directory"
+    assert isinstance(err.value, SystemError_)
