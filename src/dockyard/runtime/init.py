@@ -1,0 +1,329 @@
+"""Child side of `create`: the intermediate process, then the container's init.
+
+The init runs an ordered list of small steps (``INIT_STEPS``), each a function
+of the shared ``ChildContext``; the first failure is sent to the parent as an
+ERROR message.  After READY it blocks on exec.fifo until `start`, then execve.
+The protocol is drawn in ``sync.py``.
+
+Everything here runs in a forked copy of an already-running Python: no imports
+happen in the child, no threads exist, and every exit is ``os._exit``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gc
+import os
+import resource
+import signal
+import socket
+import stat
+import struct
+import termios
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from dockyard.oci.runtime_spec import DEFAULT_DEVICES, Spec
+from dockyard.runtime import capabilities as caps_mod
+from dockyard.runtime import rootfs as rfs
+from dockyard.runtime import sync
+from dockyard.runtime import syscalls as sc
+from dockyard.runtime.namespaces import NsPlan, join_namespaces
+
+__all__ = ["ChildContext", "INIT_STEPS", "intermediate_main", "look_path", "ExecLookupError"]
+
+_TIOCSPTLCK = 0x40045431
+_TIOCGPTN = 0x80045430
+_MAXFD = 0x7FFFFFFF
+
+
+class ExecLookupError(Exception):
+    """args[0] cannot be executed; worded like Go's exec.LookPath, which Docker maps to 126/127."""
+
+
+@dataclass
+class ChildContext:
+    spec: Spec
+    bundle: str
+    rootfs: str
+    sock: socket.socket
+    fifo_fd: int
+    ns: NsPlan
+    stdio: tuple[int, int, int] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    exe: str = ""
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _reset_signals() -> None:
+    """Default dispositions, empty mask: the shim ignores SIGPIPE/SIGHUP and must not pass that on."""
+    signal.set_wakeup_fd(-1)
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _install_stdio(stdio: tuple[int, int, int]) -> None:
+    tmp = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in stdio]
+    for target, fd in enumerate(tmp):
+        os.dup2(fd, target, inheritable=True)
+    for fd in tmp:
+        os.close(fd)
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    lo = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        if fd > lo:
+            os.closerange(lo, fd)
+        lo = fd + 1
+    os.closerange(lo, _MAXFD)
+
+
+def _find_executable(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ExecLookupError(f"stat {path}: {sync.go_strerror(e.errno or 2)}") from None
+    if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
+        raise ExecLookupError("permission denied")
+
+
+def look_path(name: str, path_env: str) -> str:
+    """Go's exec.LookPath (1.19): absolute/relative names are checked, bare names searched in PATH."""
+    if "/" in name:
+        try:
+            _find_executable(name)
+        except ExecLookupError as e:
+            raise ExecLookupError(f'exec: "{name}": {e}') from None
+        return name
+    for d in path_env.split(":") if path_env else []:
+        candidate = os.path.join(d or ".", name)
+        try:
+            _find_executable(candidate)
+            return candidate
+        except ExecLookupError:
+            continue
+    raise ExecLookupError(f'exec: "{name}": executable file not found in $PATH')
+
+
+def _home_for(uid: int) -> str:
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                parts = line.rstrip("\n").split(":")
+                if len(parts) >= 6 and parts[2] == str(uid):
+                    return parts[5] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+# -- init steps, in order ---------------------------------------------------------------------
+
+def step_session(ctx: ChildContext) -> None:
+    os.setsid()
+
+
+def step_rootfs(ctx: ChildContext) -> None:
+    if "mount" not in ctx.ns.kinds:
+        raise ValueError("the dockyard runtime needs a mount namespace (linux.namespaces: mount)")
+    linux = ctx.spec.linux
+    rfs.make_private(linux.rootfs_propagation)
+    rfs.bind_rootfs(ctx.rootfs)
+    rfs.mount_all(ctx.spec.mounts, ctx.rootfs, ctx.bundle, cgroupns="cgroup" in ctx.ns.kinds)
+    rfs.create_devices(DEFAULT_DEVICES + linux.devices, ctx.rootfs)
+    rfs.setup_dev_symlinks(ctx.rootfs)
+    os.makedirs(rfs.secure_join(ctx.rootfs, ctx.spec.process.cwd), 0o755, exist_ok=True)
+
+
+def step_pivot(ctx: ChildContext) -> None:
+    rfs.pivot_root(ctx.rootfs)
+
+
+def step_console(ctx: ChildContext) -> None:
+    """Allocate the pty inside the container's devpts, hand the master to the parent."""
+    proc = ctx.spec.process
+    if not proc.terminal:
+        return
+    master = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
+    num = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0\0\0\0"))[0]
+    slave_path = f"/dev/pts/{num}"
+    rfs.mount_console(slave_path)
+    sync.send(ctx.sock, sync.CONSOLE, fds=[master], slave=slave_path)
+    os.close(master)
+    slave = os.open(slave_path, os.O_RDWR)
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    if proc.console_size and proc.console_size.width and proc.console_size.height:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", proc.console_size.height, proc.console_size.width, 0, 0))
+    for target in (0, 1, 2):
+        os.dup2(slave, target, inheritable=True)
+    if slave > 2:
+        os.close(slave)
+
+
+def step_readonly_root(ctx: ChildContext) -> None:
+    if ctx.spec.root.readonly:
+        rfs.remount_root_readonly()
+
+
+def step_hostname(ctx: ChildContext) -> None:
+    for value, setter in ((ctx.spec.hostname, sc.sethostname), (ctx.spec.domainname, sc.setdomainname)):
+        if value:
+            if "uts" not in ctx.ns.kinds:
+                raise ValueError("unable to set hostname without a private UTS namespace")
+            setter(value)
+
+
+def step_sysctl(ctx: ChildContext) -> None:
+    for key, value in ctx.spec.linux.sysctl.items():
+        path = "/proc/sys/" + key.replace(".", "/")
+        with open(path, "w") as f:
+            f.write(value)
+
+
+def step_paths(ctx: ChildContext) -> None:
+    rfs.readonly_paths(ctx.spec.linux.readonly_paths)
+    rfs.mask_paths(ctx.spec.linux.masked_paths)
+
+
+def step_limits(ctx: ChildContext) -> None:
+    proc = ctx.spec.process
+    for rl in proc.rlimits:
+        kind = getattr(resource, rl.type.upper(), None)
+        if not isinstance(kind, int):
+            raise ValueError(f"unknown rlimit {rl.type!r}")
+        # Without CAP_SYS_RESOURCE a hard limit can only go down: clamp, never fail.
+        _, cur_hard = resource.getrlimit(kind)
+        hard = rl.hard if cur_hard == resource.RLIM_INFINITY else min(rl.hard, cur_hard)
+        resource.setrlimit(kind, (min(rl.soft, hard), hard))
+    if proc.oom_score_adj is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(proc.oom_score_adj))
+
+
+def step_stdio_owner(ctx: ChildContext) -> None:
+    """Give stdio to the container user (so /dev/stdout can be reopened), as runc does."""
+    u = ctx.spec.process.user
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3):
+            continue
+        if st.st_uid == u.uid and st.st_gid == u.gid:
+            continue
+        try:
+            os.fchown(fd, u.uid, u.gid)
+        except OSError:
+            pass
+
+
+def step_user(ctx: ChildContext) -> None:
+    proc = ctx.spec.process
+    caps = proc.capabilities
+    last = sc.cap_last_cap()
+    if caps is not None:
+        caps_mod.drop_bounding(caps, last)
+    caps_mod.keep_caps(True)
+    os.setgroups(list(proc.user.additional_gids))
+    os.setresgid(proc.user.gid, proc.user.gid, proc.user.gid)
+    os.setresuid(proc.user.uid, proc.user.uid, proc.user.uid)
+    caps_mod.keep_caps(False)
+    if caps is not None:
+        caps_mod.apply_caps(caps, last)
+    if proc.no_new_privileges:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def step_cwd(ctx: ChildContext) -> None:
+    cwd = ctx.spec.process.cwd
+    try:
+        os.chdir(cwd)
+    except OSError as e:
+        raise ValueError(f'chdir to cwd ("{cwd}") set in config.json failed: '
+                         f'{sync.go_strerror(e.errno or 13)}') from None
+
+
+def step_exec_lookup(ctx: ChildContext) -> None:
+    env: dict[str, str] = {}
+    for item in ctx.spec.process.env:
+        k, _, v = item.partition("=")
+        env[k] = v
+    if "HOME" not in env:
+        env["HOME"] = _home_for(ctx.spec.process.user.uid)
+    ctx.env = env
+    if not ctx.spec.process.args:
+        raise ValueError("args must not be empty")
+    ctx.exe = look_path(ctx.spec.process.args[0], env.get("PATH", ""))
+    umask = ctx.spec.process.user.umask
+    os.umask(0o022 if umask is None else umask)
+
+
+INIT_STEPS: tuple[Callable[[ChildContext], None], ...] = (
+    step_session, step_rootfs, step_pivot, step_console, step_readonly_root, step_hostname,
+    step_sysctl, step_paths, step_limits, step_stdio_owner, step_user, step_cwd, step_exec_lookup,
+)
+
+
+def _init_main(ctx: ChildContext) -> NoReturn:
+    try:
+        os.umask(0)
+        for step in INIT_STEPS:
+            step(ctx)
+        sync.send(ctx.sock, sync.READY)
+        ctx.sock.close()
+    except BaseException as e:  # noqa: BLE001 - everything becomes an ERROR message
+        try:
+            sync.send(ctx.sock, sync.ERROR, message=sync.describe(e))
+        finally:
+            os._exit(1)
+    try:
+        # The gate: opening a FIFO for writing blocks until `start` opens it for reading.
+        gate = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(gate, b"0")
+        os.execve(ctx.exe, list(ctx.spec.process.args), ctx.env)
+    except BaseException as e:  # noqa: BLE001
+        try:
+            os.write(2, f"exec {ctx.exe}: {sync.describe(e)}\n".encode())
+        finally:
+            os._exit(1)
+    os._exit(1)
+
+
+def intermediate_main(ctx: ChildContext) -> NoReturn:
+    """Runs in the first child: wait for the cgroup, enter namespaces, fork the init."""
+    code = 1
+    try:
+        gc.disable()  # a collection in the child would touch (and copy) every page of the parent's heap
+        _reset_signals()
+        if ctx.stdio is not None:
+            _install_stdio(ctx.stdio)
+        _close_fds_except({ctx.sock.fileno(), ctx.fifo_fd})
+        msg = sync.recv(ctx.sock)
+        if msg.type != sync.GO:
+            raise sync.SyncError(f"expected GO, got {msg.type}")
+        join_namespaces(ctx.ns.joins)
+        sc.unshare(ctx.ns.unshare_flags)
+        pid = os.fork()
+        if pid == 0:
+            _init_main(ctx)
+        sync.send(ctx.sock, sync.PID, pid=pid)
+        code = 0
+    except BaseException as e:  # noqa: BLE001
+        try:
+            sync.send(ctx.sock, sync.ERROR, message=sync.describe(e))
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)

@@ -1,0 +1,103 @@
+"""Parent ↔ child messages during `create`.
+
+One SOCK_SEQPACKET socketpair; every message is one JSON object
+``{"type": NAME, ...}``; file descriptors ride along as SCM_RIGHTS.  Errors
+travel as messages: a child never exits silently after a failure.
+
+::
+
+    parent (create)              intermediate                     init (pid 1)
+    ───────────────              ────────────                     ────────────
+    fork ───────────────────────►
+    cgroup.add_process(pid)
+    GO ─────────────────────────►
+                                 setns(paths), unshare(flags)
+                                 fork ───────────────────────────►
+    ◄──────────────── PID {pid}  (host pid of init)
+                                 _exit(0)
+    waitpid(intermediate)                                          mounts, /dev, pivot_root,
+                                                                   hostname, sysctl, setsid
+    ◄────────────────────────────────────── CONSOLE {slave} + fd  (only if process.terminal)
+                                                                   rlimits, user, caps,
+                                                                   cwd, look up args[0]
+    ◄────────────────────────────────────────────────────── READY
+    (state.json written;                                           open exec.fifo for writing:
+     `create` returns)                                             blocks until `start`
+    start: open exec.fifo, read "0" ─────────────────────────────► execve(args)
+
+    Any child step may instead send  ERROR {message}  and _exit(1); EOF
+    before READY means the child died without a word.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["GO", "PID", "CONSOLE", "READY", "ERROR", "Message", "SyncError", "send", "recv", "go_strerror",
+           "describe"]
+
+GO = "GO"
+PID = "PID"
+CONSOLE = "CONSOLE"
+READY = "READY"
+ERROR = "ERROR"
+
+_MAX = 65536
+
+
+class SyncError(Exception):
+    """The other side vanished or spoke out of turn."""
+
+
+@dataclass
+class Message:
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    fds: list[int] = field(default_factory=list)
+
+
+def send(sock: socket.socket, type_: str, fds: list[int] | None = None, **fields: Any) -> None:
+    data = json.dumps({"type": type_, **fields}).encode()
+    if fds:
+        socket.send_fds(sock, [data], fds)
+    else:
+        sock.sendall(data)
+
+
+def recv(sock: socket.socket, timeout: float | None = None) -> Message:
+    """Next message; SyncError on EOF or timeout."""
+    if timeout is not None:
+        r, _, _ = select.select([sock], [], [], timeout)
+        if not r:
+            raise SyncError("timed out waiting for the container's init")
+    data, fds, _flags, _addr = socket.recv_fds(sock, _MAX, 4)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        raise SyncError("container init exited before it was ready")
+    obj = json.loads(data)
+    type_ = obj.pop("type", "")
+    return Message(type_, obj, list(fds))
+
+
+def go_strerror(errno_: int) -> str:
+    """Errno text as Go prints it ("no such file or directory")."""
+    s = os.strerror(errno_)
+    return s[:1].lower() + s[1:]
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an ERROR message, worded like runc's errors."""
+    if isinstance(exc, OSError) and exc.errno:
+        text = exc.strerror or go_strerror(exc.errno)
+        if exc.strerror == os.strerror(exc.errno):
+            text = go_strerror(exc.errno)
+        elif exc.strerror and exc.strerror.endswith(os.strerror(exc.errno)):
+            text = exc.strerror[: -len(os.strerror(exc.errno))] + go_strerror(exc.errno)
+        return f"{exc.filename}: {text}" if exc.filename else text
+    return str(exc) or type(exc).__name__
