@@ -47,6 +47,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX containers_image ON containers(image_id);
     """,
+    # 2: image parents (build), last tag time (inspect Metadata), and the layer stacks
+    # that containers of force-removed images still need (engine/images.py).
+    """
+    ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+    ALTER TABLE images ADD COLUMN last_tag_time REAL;
+    CREATE TABLE snapshot_holds (
+        holder TEXT PRIMARY KEY,          -- a container id
+        image_id TEXT NOT NULL,           -- the removed image it was created from
+        top_chain_id TEXT                 -- that image's top layer, NULL for no layers
+    );
+    """,
 ]
 
 
