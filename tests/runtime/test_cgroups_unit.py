@@ -65,6 +65,11 @@ def test_mountinfo_v2_and_v1() -> None:
     assert h.v1_mountpoints() == ["/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/net_cls,net_prio", "/sys/fs/cgroup/pids"]
 
 
+def test_mountinfo_v2_with_named_systemd_is_v2() -> None:
+    extra = "40 31 0:37 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n"
+    assert parse_mountinfo(V2 + extra).mode == "v2"
+
+
 def test_mountinfo_escapes_and_nothing_mounted() -> None:
     h = parse_mountinfo("99 22 0:38 / /tmp/a\\040b rw - cgroup2 cgroup2 rw\n")
     assert h.unified == "/tmp/a b"

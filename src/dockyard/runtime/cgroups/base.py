@@ -9,7 +9,6 @@ kill-and-retry) live here.
 from __future__ import annotations
 
 import abc
-import errno
 import os
 import signal
 
@@ -133,6 +132,3 @@ class Cgroup(abc.ABC):
     def stats(self) -> dict[str, dict[str, object]]:
         """Usage figures in Docker's stats JSON shape (see the package docstring)."""
 
-
-def _is_missing(exc: SystemError_) -> bool:
-    return isinstance(exc, fs.CgroupFileError) and exc.errno in (errno.ENOENT, errno.ENODEV)

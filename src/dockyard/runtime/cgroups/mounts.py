@@ -43,11 +43,14 @@ class Hierarchies:
 
     @property
     def mode(self) -> Mode:
-        if not self.v1:
-            if self.unified is None:
+        # A lone v1 "name=systemd" next to cgroup2 (kept for old systemd
+        # containers) holds no controllers: that host is v2.
+        has_v1 = any(not c.startswith("name=") for c in self.v1)
+        if self.unified is None:
+            if not self.v1:
                 raise SystemError_("cgroups: no cgroup filesystem is mounted (see /proc/self/mountinfo)")
-            return "v2"
-        return "hybrid" if self.unified is not None else "v1"
+            return "v1"
+        return "hybrid" if has_v1 else "v2"
 
     def v1_mountpoints(self) -> list[str]:
         """Each v1 hierarchy once, in a stable order (co-mounted controllers share a dir)."""
