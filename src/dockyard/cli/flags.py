@@ -66,6 +66,8 @@ _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
 def parse_bytes(text: str) -> int:
     """docker's RAMInBytes: "512m", "1g", "1.5GiB", "1024" (binary units, case-insensitive)."""
     s = text.strip()
+    if s == "-1":
+        return -1  # MemSwapBytes: "-1" means unlimited swap
     low = s.lower()
     for suffix in ("ib", "b"):
         if low.endswith(suffix) and len(low) > len(suffix) and low[-len(suffix) - 1].isalpha():
