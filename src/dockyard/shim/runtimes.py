@@ -1,0 +1,158 @@
+"""The two ways a shim drives an OCI runtime: built-in (in-process) or a runc-compatible binary.
+
+Both keep their state under ``<shim_dir>/runtime`` (the runtime's ``--root``), so
+`delete` needs nothing but the shim dir.  ``create`` runs before the shim's
+event loop exists (blocking is fine there); ``start`` runs inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from dockyard.runtime import lifecycle, spawn
+
+__all__ = ["BUILTIN", "CreateFailed", "Created", "ShimRuntime", "BuiltinRuntime", "ExternalRuntime",
+           "make_runtime", "runtime_argv", "last_runtime_error", "delete_argv"]
+
+BUILTIN = "dockyard"
+
+# async runner the shim provides for external binaries: argv → exit code
+Runner = Callable[[list[str]], Awaitable[int]]
+
+
+class CreateFailed(Exception):
+    """The runtime refused to create the container; .message is its text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Created:
+    pid: int
+    console_fd: int | None
+
+
+class ShimRuntime:
+    """What the shim needs from a runtime."""
+
+    def create(self, stdio: tuple[int, int, int], tty: bool) -> Created:
+        raise NotImplementedError
+
+    async def start(self, run: Runner) -> None:
+        raise NotImplementedError
+
+
+class BuiltinRuntime(ShimRuntime):
+    def __init__(self, container_id: str, bundle: str, root: str) -> None:
+        self.id, self.bundle, self.root = container_id, bundle, root
+
+    def create(self, stdio: tuple[int, int, int], tty: bool) -> Created:
+        with contextlib.suppress(Exception):
+            lifecycle.delete(self.root, self.id)  # a stopped leftover of the previous run
+        try:
+            c = spawn.create(self.id, self.bundle, self.root, stdio=stdio)
+        except spawn.CreateError as e:
+            raise CreateFailed(e.message) from None
+        except Exception as e:  # noqa: BLE001 - Conflict, OSError: all reach the engine as text
+            raise CreateFailed(str(e)) from None
+        return Created(c.pid, c.console_fd)
+
+    async def start(self, run: Runner) -> None:
+        lifecycle.start(self.root, self.id)
+
+
+def runtime_argv(binary: str, root: str, log: str) -> list[str]:
+    return [binary, "--root", root, "--log", log, "--log-format", "json"]
+
+
+def delete_argv(binary: str, root: str, log: str, container_id: str) -> list[str]:
+    return runtime_argv(binary, root, log) + ["delete", "--force", container_id]
+
+
+def last_runtime_error(log_path: str) -> str:
+    """The last error message runc wrote to its JSON log."""
+    msg = ""
+    try:
+        with open(log_path, errors="replace") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
+                    msg = str(entry.get("msg", ""))
+    except OSError:
+        pass
+    return msg
+
+
+class ExternalRuntime(ShimRuntime):
+    """runc, crun or anything speaking runc's command line."""
+
+    def __init__(self, binary: str, container_id: str, bundle: str, root: str, shim_dir: str) -> None:
+        self.binary, self.id, self.bundle, self.root = binary, container_id, bundle, root
+        self.log = os.path.join(shim_dir, "runtime.log")
+        self.pid_file = os.path.join(shim_dir, "init.pid")
+        self.console_path = os.path.join(shim_dir, "console.sock")
+
+    def _argv(self, *args: str) -> list[str]:
+        return runtime_argv(self.binary, self.root, self.log) + list(args)
+
+    def create(self, stdio: tuple[int, int, int], tty: bool) -> Created:
+        if os.path.isdir(os.path.join(self.root, self.id)):
+            subprocess.run(self._argv("delete", "--force", self.id), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        console: socket.socket | None = None
+        args = ["create", "--bundle", self.bundle, "--pid-file", self.pid_file]
+        if tty:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.console_path)
+            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            console.bind(self.console_path)
+            console.listen(1)
+            args += ["--console-socket", self.console_path]
+        try:
+            try:
+                proc = subprocess.run(self._argv(*args, self.id), stdin=stdio[0], stdout=stdio[1],
+                                      stderr=stdio[2], check=False)
+            except OSError as e:
+                raise CreateFailed(f"exec {self.binary}: {e.strerror}") from None
+            if proc.returncode != 0:
+                raise CreateFailed(last_runtime_error(self.log) or f"{self.binary} create failed")
+            with open(self.pid_file) as f:
+                pid = int(f.read().strip())
+            console_fd = None
+            if console is not None:
+                console.settimeout(10)
+                conn, _ = console.accept()
+                with conn:
+                    _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+                if not fds:
+                    raise CreateFailed("the runtime sent no console")
+                console_fd = fds[0]
+            return Created(pid, console_fd)
+        finally:
+            if console is not None:
+                console.close()
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.console_path)
+
+    async def start(self, run: Runner) -> None:
+        code = await run(self._argv("start", self.id))
+        if code != 0:
+            raise RuntimeError(last_runtime_error(self.log) or f"{self.binary} start failed")
+
+
+def make_runtime(runtime: str, container_id: str, bundle: str, shim_dir: str) -> ShimRuntime:
+    root = os.path.join(shim_dir, "runtime")
+    if runtime in ("", BUILTIN):
+        return BuiltinRuntime(container_id, bundle, root)
+    return ExternalRuntime(runtime, container_id, bundle, root, shim_dir)

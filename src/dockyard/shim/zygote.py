@@ -1,0 +1,171 @@
+"""The zygote: a clean, single-threaded process, forked at daemon boot, that forks shims.
+
+::
+
+    daemon (asyncio)                 zygote                    A (setsid)        shim B
+    Zygote.start() ── fork ────────► loop: recv request
+    spawn(req):
+      socketpair(ours, theirs)
+      REQUEST {json} + theirs ─────► fork ───────────────────► setsid, fork ───► subreaper, stdio,
+                                     waitpid(A)                 _exit(0)          runtime create,
+                                                                                  listen shim.sock
+      ◄──────────────────────────────────────────────────── RESULT line on `theirs`
+      {"ok":true,"shim_pid":..,"container_pid":..} | {"ok":false,"error":..,"create":true}
+
+The shim's own session and its reparenting away from the zygote (A exits)
+let it survive a daemon SIGKILL.  The zygote exits when the daemon's end of
+its socket closes.  Requests travel as one SOCK_SEQPACKET message each, so
+concurrent spawns need no locking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import signal
+import socket
+import traceback
+from dataclasses import asdict, dataclass
+
+# Imported here so every shim starts with the runtime already loaded.
+import dockyard.runtime.cgroups  # noqa: F401
+import dockyard.runtime.spawn  # noqa: F401
+from dockyard.shim import protocol as proto
+from dockyard.shim.protocol import ShimError
+from dockyard.shim.server import run_shim
+
+__all__ = ["ShimRequest", "ShimSpawned", "RuntimeCreateError", "ShimError", "Zygote"]
+
+
+@dataclass(frozen=True)
+class ShimRequest:
+    container_id: str
+    bundle: str            # dir with config.json and rootfs/
+    shim_dir: str          # short dir for shim.sock, exit.json, shim.pid, runtime state
+    log_path: str          # json-file log path ('' if log_driver == 'none')
+    log_driver: str        # 'json-file' | 'none'
+    runtime: str           # 'dockyard' (built-in, in-process) or a runc-compatible binary
+    tty: bool
+    open_stdin: bool
+    stdin_once: bool
+    console_width: int = 0
+    console_height: int = 0
+
+
+@dataclass(frozen=True)
+class ShimSpawned:
+    shim_pid: int
+    container_pid: int    # host pid of the container's init
+
+
+class RuntimeCreateError(Exception):
+    """The runtime refused to create the container; .message is its text (exec errors included)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _close_fds_except(keep: int) -> None:
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 0x7FFFFFFF)
+
+
+def _zygote_main(sock: socket.socket) -> None:
+    for sig in (signal.SIGINT, signal.SIGPIPE, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    _close_fds_except(sock.fileno())
+    gc.collect()
+    gc.freeze()  # shims share these pages; keep their collector from touching (copying) them
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, proto.MAX_REQUEST, 4)
+        except InterruptedError:
+            continue
+        if not msg:
+            return
+        if not fds:
+            continue
+        result_fd = fds.pop(0)
+        for fd in fds:
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                sock.close()
+                os.setsid()
+                if os.fork() != 0:
+                    os._exit(0)
+                req = ShimRequest(**json.loads(msg))
+                run_shim(req, result_fd)
+            except BaseException as e:  # noqa: BLE001
+                traceback.print_exc()
+                with contextlib.suppress(OSError):
+                    os.write(result_fd, proto.encode({"ok": False, "error": f"shim: {e}"}))
+            finally:
+                os._exit(0)
+        os.close(result_fd)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+class Zygote:
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self._sock = sock
+
+    @classmethod
+    def start(cls) -> Zygote:
+        """Fork the zygote now: call before any thread or event loop exists."""
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                parent.close()
+                _zygote_main(child)
+            finally:
+                os._exit(0)
+        child.close()
+        return cls(pid, parent)
+
+    async def spawn(self, req: ShimRequest) -> ShimSpawned:
+        """Start a shim; returns once the container is created and shim.sock listens."""
+        req = ShimRequest(**{**asdict(req), "bundle": os.path.abspath(req.bundle),
+                             "shim_dir": os.path.abspath(req.shim_dir),
+                             "log_path": os.path.abspath(req.log_path) if req.log_path else ""})
+        os.makedirs(req.shim_dir, 0o711, exist_ok=True)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(self._sock, [json.dumps(asdict(req)).encode()], [theirs.fileno()])
+        except OSError as e:
+            ours.close()
+            raise ShimError(f"the zygote is gone: {e}") from None
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours)
+        try:
+            line = await reader.readline()
+        finally:
+            writer.close()
+        if not line:
+            raise ShimError(f"shim for {req.container_id} exited before reporting "
+                            f"(see {os.path.join(req.shim_dir, 'shim.log')})")
+        obj = proto.decode(line)
+        if obj.get("ok"):
+            return ShimSpawned(int(obj["shim_pid"]), int(obj["container_pid"]))
+        if obj.get("create"):
+            raise RuntimeCreateError(str(obj.get("error", "")))
+        raise ShimError(str(obj.get("error", "shim failed")))
+
+    def close(self) -> None:
+        """Stop the zygote; running shims are unaffected."""
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
