@@ -24,10 +24,13 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dockyard.errors import InvalidArgument, SystemError_
 from dockyard.runtime.cgroups import CgroupV1, CgroupV2, detect_mode, open_cgroup
 from dockyard.runtime.cgroups.base import Cgroup
+from dockyard.runtime.cgroups.devices_bpf import effective_rules
 from dockyard.runtime.cgroups.mounts import Hierarchies, hierarchies
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="cgroups need root")
@@ -287,6 +290,39 @@ def test_kill_all_while_forking(make: Callable[[str], Cgroup], procs: list) -> N
     assert not cg.exists()
 
 
+DEVICE_RULES = [
+    {"allow": False, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+    {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+    {"allow": True, "type": "c", "access": "m"},
+]
+
+
+def _device_probe(cg: Cgroup, procs: list) -> list[bytes]:
+    p = spawn(
+        cg,
+        procs,
+        "echo x > /dev/null && echo null-ok; "
+        "head -c1 /dev/zero >/dev/null 2>&1 && echo zero-read-ok || echo zero-read-denied; "
+        "(echo x > /dev/zero) 2>/dev/null && echo zero-write-ok || echo zero-write-denied",
+        stdout=subprocess.PIPE,
+    )
+    assert p.stdout is not None
+    out = p.stdout.read()
+    assert p.wait(timeout=10) == 0
+    return out.split()
+
+
+def test_device_rules(make: Callable[[str], Cgroup], procs: list) -> None:
+    cg = make("c1")
+    cg.create({"devices": DEVICE_RULES})
+    assert _device_probe(cg, procs) == [b"null-ok", b"zero-read-denied", b"zero-write-denied"]
+    cg.update({"devices": [*DEVICE_RULES, {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "r"}]})
+    assert _device_probe(cg, procs) == [b"null-ok", b"zero-read-ok", b"zero-write-denied"]
+    cg.update({"devices": [{"allow": True, "access": "rwm"}]})
+    assert _device_probe(cg, procs) == [b"null-ok", b"zero-read-ok", b"zero-write-ok"]
+
+
 def test_kill_all_missing_cgroup_is_noop(make: Callable[[str], Cgroup]) -> None:
     cg = make("never-created")
     cg.kill_all(signal.SIGKILL)
@@ -436,31 +472,52 @@ def test_v1_pids_limit_makes_fork_fail(make_v1: Callable[[str], Cgroup], procs: 
     assert (ok, failed) == (2, 4)  # the parent itself is the third task
 
 
-def test_v1_device_rules(make_v1: Callable[[str], Cgroup], procs: list) -> None:
+def test_v1_device_rules_listed(make_v1: Callable[[str], Cgroup]) -> None:
     if "devices" not in hierarchies().v1:
         pytest.skip("no devices hierarchy")
     cg = make_v1("c1")
-    cg.create(
-        {
-            "devices": [
-                {"allow": False, "access": "rwm"},
-                {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
-                {"allow": True, "type": "c", "major": 136, "access": "rwm"},
-            ]
-        }
-    )
+    cg.create({"devices": DEVICE_RULES})
     listed = read(f"{cg.controller_path('devices')}/devices.list").splitlines()
-    assert set(listed) == {"c 1:3 rwm", "c 136:* rwm"}
-    p = spawn(
-        cg,
-        procs,
-        "echo ok > /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null 2>&1 || echo zero-denied",
-        stdout=subprocess.PIPE,
-    )
-    assert p.stdout is not None
-    out = p.stdout.read()
-    assert p.wait(timeout=10) == 0
-    assert out.split() == [b"null-ok", b"zero-denied"]
+    assert set(listed) == {"c 1:3 rwm", "c 136:* rwm", "c *:* m"}
+
+
+_DEV_RULES = st.lists(
+    st.fixed_dictionaries(
+        {
+            "allow": st.booleans(),
+            "type": st.sampled_from(["a", "b", "c", "c", "c", "c"]),
+            "major": st.sampled_from([None, 1, 5]),
+            "minor": st.sampled_from([None, 3, 5]),
+            "access": st.sampled_from(["r", "w", "m", "rw", "rm", "wm", "rwm"]),
+        }
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rules=_DEV_RULES)
+def test_v2_device_model_matches_the_v1_kernel(make_v1: Callable[[str], Cgroup], rules: list[dict]) -> None:
+    """The exception list the BPF program is built from equals what the v1 kernel keeps."""
+    if "devices" not in hierarchies().v1:
+        pytest.skip("no devices hierarchy")
+    rules = [{"allow": False, "access": "rwm"}, *rules]
+    cg = make_v1(f"c{secrets.token_hex(3)}")
+    try:
+        cg.create({"devices": rules})
+        listed = read(f"{cg.controller_path('devices')}/devices.list").splitlines()
+    finally:
+        cg.delete()
+    default_allow, exceptions = effective_rules(rules)
+    if default_allow:
+        assert listed == ["a *:* rwm"]
+        return
+    kernel = {}
+    for line in listed:
+        kind, nums, access = line.split()
+        major, minor = (None if n == "*" else int(n) for n in nums.split(":"))
+        kernel[(1 if kind == "b" else 2, major, minor)] = sum({"m": 1, "r": 2, "w": 4}[c] for c in access)
+    assert kernel == exceptions
 
 
 def test_v1_hybrid_joins_unified(make_v1: Callable[[str], Cgroup], procs: list) -> None:

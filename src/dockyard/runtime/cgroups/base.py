@@ -131,4 +131,3 @@ class Cgroup(abc.ABC):
     @abc.abstractmethod
     def stats(self) -> dict[str, dict[str, object]]:
         """Usage figures in Docker's stats JSON shape (see the package docstring)."""
-

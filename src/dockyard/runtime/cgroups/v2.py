@@ -4,7 +4,8 @@ One directory per container. A controller's files appear in a cgroup only if
 its parent lists it in ``cgroup.subtree_control``, so creating
 ``/dockyard/<id>`` first enables the available controllers in the root and in
 ``/dockyard`` (never in the leaf: a cgroup with enabled subtree controllers
-cannot hold processes). Freezing, killing and membership are core v2 files.
+cannot hold processes). Freezing, killing and membership are core v2 files;
+device rules are an eBPF program (devices_bpf).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import signal
 
 from dockyard.errors import InvalidArgument, SystemError_
 
-from . import cpu, cpuset, freezer, fs, hugetlb, io, memory, pids
+from . import cpu, cpuset, devices_bpf, freezer, fs, hugetlb, io, memory, pids
 from .base import Cgroup, signal_pids
 from .mounts import hierarchies
-from .resources import Resources, section
+from .resources import Resources, device_list, section
 
 __all__ = ["CgroupV2", "CONTROLLERS"]
 
@@ -97,7 +98,8 @@ class CgroupV2(Cgroup):
         if not res:
             return
         d = self.dir
-        # Device rules (res["devices"]) need an eBPF program on v2: not applied here.
+        if rules := device_list(res, "devices"):
+            devices_bpf.apply(d, rules)  # v2 has no devices files: an eBPF program
         memory.set_v2(d, res)
         cpu.set_v2(d, res)
         cpuset.set_v2(d, res)
