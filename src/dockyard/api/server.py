@@ -16,6 +16,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 import h11
 
@@ -85,6 +86,13 @@ def split_version(target_path: str) -> tuple[str, str]:
             f"client version {version} is too old. Minimum supported API version is {MIN_API_VERSION}, "
             "please upgrade your client to a newer version")
     return version, path
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def common_headers() -> list[tuple[str, str]]:
@@ -194,7 +202,7 @@ class _Connection:
                 body, content_type = response.body, response.content_type
             hdrs += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
             hdrs += list(response.headers.items())
-            await self._send(h11.Response(status_code=response.status, headers=hdrs),
+            await self._send(h11.Response(status_code=response.status, headers=hdrs, reason=_reason(response.status)),
                              h11.Data(data=body), h11.EndOfMessage())
         elif isinstance(response, EmptyResponse):
             if response.status not in (204, 304):
@@ -202,7 +210,7 @@ class _Connection:
             if response.content_type:
                 hdrs.append(("Content-Type", response.content_type))
             hdrs += list(response.headers.items())
-            await self._send(h11.Response(status_code=response.status, headers=hdrs), h11.EndOfMessage())
+            await self._send(h11.Response(status_code=response.status, headers=hdrs, reason=_reason(response.status)), h11.EndOfMessage())
         elif isinstance(response, StreamResponse):
             await self._stream(response, hdrs)
         else:
@@ -213,7 +221,7 @@ class _Connection:
             hdrs.append(("Content-Type", response.content_type))
         hdrs += list(response.headers.items())
         hdrs.append(("Transfer-Encoding", "chunked"))
-        await self._send(h11.Response(status_code=response.status, headers=hdrs))
+        await self._send(h11.Response(status_code=response.status, headers=hdrs, reason=_reason(response.status)))
         # Watch for the client hanging up while we wait for the next chunk.
         hangup = asyncio.ensure_future(self.reader.read(1))
         try:
