@@ -13,6 +13,7 @@ fixtures remove from every hierarchy afterwards, killing anything left in it.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import secrets
 import shutil
@@ -88,26 +89,31 @@ def _leftovers(parent: str, extra: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def v2_mount() -> Iterator[str]:
-    """A private mount of the unified hierarchy; root subtree_control restored afterwards."""
+    """A private mount of the unified hierarchy; root subtree_control restored afterwards.
+
+    The root's subtree_control is host-wide, so concurrent runs of this suite
+    take turns (flock): each then restores exactly what it found.
+    """
+    lock = open("/run/dockyard-test-cgroup2.lock", "w")  # noqa: SIM115 - held for the module
+    fcntl.flock(lock, fcntl.LOCK_EX)
     mnt = tempfile.mkdtemp(prefix="dockyard-cg2-")
-    if subprocess.run(["mount", "-t", "cgroup2", "none", mnt], capture_output=True).returncode != 0:
-        os.rmdir(mnt)
-        pytest.skip("cannot mount cgroup2")
-    with open(f"{mnt}/cgroup.subtree_control") as f:
-        before = set(f.read().split())
     try:
-        yield mnt
-    finally:
+        if subprocess.run(["mount", "-t", "cgroup2", "none", mnt], capture_output=True).returncode != 0:
+            pytest.skip("cannot mount cgroup2")
         with open(f"{mnt}/cgroup.subtree_control") as f:
-            added = set(f.read().split()) - before
-        for c in added:
-            try:
+            before = set(f.read().split())
+        try:
+            yield mnt
+        finally:
+            with open(f"{mnt}/cgroup.subtree_control") as f:
+                added = set(f.read().split()) - before
+            for c in added:
                 with open(f"{mnt}/cgroup.subtree_control", "w") as f:
                     f.write("-" + c)
-            except OSError:
-                pass
-        subprocess.run(["umount", mnt], check=True)
+            subprocess.run(["umount", mnt], check=True)
+    finally:
         os.rmdir(mnt)
+        lock.close()
 
 
 @pytest.fixture

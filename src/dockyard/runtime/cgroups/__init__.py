@@ -11,8 +11,15 @@ The runtime's whole interface::
 
 Modules: ``v1``/``v2`` are the managers (``base.Cgroup`` is their contract);
 ``memory``, ``cpu``, ``cpuset``, ``pids``, ``io``, ``freezer``, ``hugetlb``,
-``devices`` hold one controller's file mapping each; ``fs`` is the file access
-and ``mounts`` finds the hierarchies.
+``devices`` (v1 files) and ``devices_bpf`` (v2 eBPF program) hold one
+controller's mapping each; ``fs`` is the file access, ``mounts`` finds the
+hierarchies, ``resources`` reads the OCI dict.
+
+Performance note: the first ``add_process`` after a quiet spell costs an RCU
+grace period in the kernel (cgroup_threadgroup_rwsem; ~5-15 ms measured
+here), unless some cgroup hierarchy is mounted with ``favordynmods``. Later
+writes in the same burst cost ~30 µs. ``create`` with Docker's usual limits
+takes ~0.6 ms on this v1 host.
 
 ``stats()`` returns the cgroup half of Docker's ``GET /containers/{id}/stats``
 JSON, with Docker's key names, so ``api/wire.py`` can pass it through (the
