@@ -1,0 +1,60 @@
+"""`bootstrap busybox`: ask the daemon to build a base image without a registry.
+
+`POST /dockyard/bootstrap?image=busybox` answers with pull-style JSON lines, the last one
+`{"status": ..., "aux": {"ID": "sha256:..."}}`.
+"""
+
+from __future__ import annotations
+
+from dockyard.cli.command import Cli, Command, StatusError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from dockyard.cli.flags import Parsed
+
+__all__ = ["BOOTSTRAP"]
+
+
+def _bootstrap(cli: Cli, o: Parsed) -> int:
+    from dockyard.cli.jsonstream import StreamError, display_stream
+
+    image = o.args[0] if o.args else "busybox"
+    ids: list[str] = []
+
+    def aux(doc: Any) -> None:
+        if isinstance(doc, dict) and doc.get("ID"):
+            ids.append(doc["ID"])
+
+    messages = cli.client.stream_json("POST", "/dockyard/bootstrap", {"image": image})
+
+    def with_status(stream: Any) -> Any:
+        # The last line carries both a status and the aux id: show the one, keep the other.
+        for m in stream:
+            if isinstance(m, dict) and "aux" in m and m.get("status"):
+                aux(m["aux"])
+                m = {k: v for k, v in m.items() if k != "aux"}
+            yield m
+
+    try:
+        if o.bool("quiet"):
+            import io
+
+            display_stream(with_status(messages), io.StringIO(), aux=aux)
+        else:
+            display_stream(with_status(messages), cli.out, is_terminal=cli.out.isatty(), aux=aux)
+    except StreamError as e:
+        raise StatusError(e.message, 1) from None
+    if o.bool("quiet") and ids:
+        cli.print(ids[-1])
+    return 0
+
+
+BOOTSTRAP = Command(
+    "[OPTIONS] [IMAGE]",
+    "Create a base image without a registry (busybox)",
+    _bootstrap,
+    flags=(("q", "quiet", "bool", "Only print the image ID"),),
+    args=("max", 1),
+)
