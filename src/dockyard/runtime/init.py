@@ -1,4 +1,4 @@
-"""Child side of `create`: the intermediate process, then the container's init.
+"""Child side of `create`: the container's init, from fork to execve.
 
 The init runs an ordered list of small steps (``INIT_STEPS``), each a function
 of the shared ``ChildContext``; the first failure is sent to the parent as an
@@ -31,7 +31,7 @@ from dockyard.runtime import sync
 from dockyard.runtime import syscalls as sc
 from dockyard.runtime.namespaces import NsPlan, join_namespaces
 
-__all__ = ["ChildContext", "INIT_STEPS", "intermediate_main", "look_path", "ExecLookupError"]
+__all__ = ["ChildContext", "INIT_STEPS", "child_main", "look_path", "ExecLookupError"]
 
 _TIOCSPTLCK = 0x40045431
 _TIOCGPTN = 0x80045430
@@ -301,9 +301,9 @@ def _init_main(ctx: ChildContext) -> NoReturn:
     os._exit(1)
 
 
-def intermediate_main(ctx: ChildContext) -> NoReturn:
-    """Runs in the first child: wait for the cgroup, enter namespaces, fork the init."""
-    code = 1
+def child_main(ctx: ChildContext) -> NoReturn:
+    """Runs in the forked child (already pid 1 of its pid namespace): wait for the cgroup,
+    enter the other namespaces, then run the init steps."""
     try:
         gc.disable()  # a collection in the child would touch (and copy) every page of the parent's heap
         _reset_signals()
@@ -315,15 +315,9 @@ def intermediate_main(ctx: ChildContext) -> NoReturn:
             raise sync.SyncError(f"expected GO, got {msg.type}")
         join_namespaces(ctx.ns.joins)
         sc.unshare(ctx.ns.unshare_flags)
-        pid = os.fork()
-        if pid == 0:
-            _init_main(ctx)
-        sync.send(ctx.sock, sync.PID, pid=pid)
-        code = 0
     except BaseException as e:  # noqa: BLE001
         try:
             sync.send(ctx.sock, sync.ERROR, message=sync.describe(e))
-        except BaseException:  # noqa: BLE001
-            pass
-    finally:
-        os._exit(code)
+        finally:
+            os._exit(1)
+    _init_main(ctx)

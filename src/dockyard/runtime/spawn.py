@@ -1,4 +1,4 @@
-"""Parent side of `create`: fork the intermediate, place it in the cgroup, collect the init.
+"""Parent side of `create`: fork the init into its pid namespace, place it in the cgroup, await READY.
 
 Returns once the init is READY (blocked on exec.fifo) — or raises CreateError
 carrying the init's own error text, having killed the init and removed the
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from dockyard.errors import Conflict
 from dockyard.oci.runtime_spec import Spec
 from dockyard.runtime import lifecycle, sync
-from dockyard.runtime.init import ChildContext, intermediate_main
-from dockyard.runtime.namespaces import plan_namespaces
+from dockyard.runtime.init import ChildContext, child_main
+from dockyard.runtime.namespaces import pid_for_children, plan_namespaces
 
 __all__ = ["Created", "CreateError", "load_spec", "create"]
 
@@ -100,23 +100,15 @@ def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, 
             cg.create(spec.linux.resources or None)
         ctx = ChildContext(spec=spec, bundle=bundle, rootfs=rootfs, sock=child_sock, fifo_fd=fifo_fd,
                            ns=ns, stdio=stdio)
-        mid = os.fork()
-        if mid == 0:
-            parent_sock.close()
-            intermediate_main(ctx)
+        with pid_for_children(ns):
+            pid = os.fork()
+            if pid == 0:
+                parent_sock.close()
+                child_main(ctx)
         child_sock.close()
-        try:
-            if cg is not None:
-                cg.add_process(mid)
-            sync.send(parent_sock, sync.GO)
-            msg = sync.recv(parent_sock, timeout)
-        finally:
-            os.waitpid(mid, 0)
-        if msg.type == sync.ERROR:
-            raise CreateError(msg.fields.get("message", "unknown error"))
-        if msg.type != sync.PID:
-            raise CreateError(f"unexpected message {msg.type} from the runtime")
-        pid = int(msg.fields["pid"])
+        if cg is not None:
+            cg.add_process(pid)
+        sync.send(parent_sock, sync.GO)
         while True:
             msg = sync.recv(parent_sock, timeout)
             if msg.type == sync.CONSOLE and msg.fds:

@@ -6,27 +6,24 @@ travel as messages: a child never exits silently after a failure.
 
 ::
 
-    parent (create)              intermediate                     init (pid 1)
-    ───────────────              ────────────                     ────────────
-    fork ───────────────────────►
+    parent (create)                                   init (pid 1 of the new pid namespace)
+    ───────────────                                   ─────────────────────────────────────
+    unshare(CLONE_NEWPID) (or setns to a pid ns path)
+    fork ────────────────────────────────────────────►
+    setns back to our own pid ns
     cgroup.add_process(pid)
-    GO ─────────────────────────►
-                                 setns(paths), unshare(flags)
-                                 fork ───────────────────────────►
-    ◄──────────────── PID {pid}  (host pid of init)
-                                 _exit(0)
-    waitpid(intermediate)                                          mounts, /dev, pivot_root,
-                                                                   hostname, sysctl, setsid
-    ◄────────────────────────────────────── CONSOLE {slave} + fd  (only if process.terminal)
-                                                                   rlimits, user, caps,
-                                                                   cwd, look up args[0]
-    ◄────────────────────────────────────────────────────── READY
-    (state.json written;                                           open exec.fifo for writing:
-     `create` returns)                                             blocks until `start`
-    start: open exec.fifo, read "0" ─────────────────────────────► execve(args)
+    GO ──────────────────────────────────────────────► setns(paths), unshare(other namespaces, cgroup
+                                                       last so it roots at the container's cgroup)
+                                                       mounts, /dev, pivot_root, hostname, sysctl, setsid
+    ◄───────────────────────── CONSOLE {slave} + fd    (only if process.terminal: pty master)
+                                                       rlimits, user, caps, cwd, look up args[0]
+    ◄──────────────────────────────────────── READY
+    state.json written; `create` returns               open exec.fifo for writing: blocks until `start`
+    start: open exec.fifo, read "0" ─────────────────► execve(args)
 
-    Any child step may instead send  ERROR {message}  and _exit(1); EOF
-    before READY means the child died without a word.
+    Instead of any message the init may send  ERROR {message}  and _exit(1);
+    EOF before READY means it died without a word.  The parent kills it, removes
+    the cgroup and the state, and raises CreateError(message).
 """
 
 from __future__ import annotations
@@ -38,11 +35,10 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GO", "PID", "CONSOLE", "READY", "ERROR", "Message", "SyncError", "send", "recv", "go_strerror",
+__all__ = ["GO", "CONSOLE", "READY", "ERROR", "Message", "SyncError", "send", "recv", "go_strerror",
            "describe"]
 
 GO = "GO"
-PID = "PID"
 CONSOLE = "CONSOLE"
 READY = "READY"
 ERROR = "ERROR"
