@@ -24,7 +24,7 @@ from dockyard.oci.runtime_spec import State
 
 __all__ = [
     "Status", "ContainerState", "FIFO_NAME", "STATE_NAME", "validate_id", "state_dir", "proc_start_time",
-    "load", "observe", "oci_state", "start", "kill", "delete", "parse_signal", "remove_cgroup",
+    "load", "observe", "oci_state", "start", "kill", "delete", "parse_signal", "remove_cgroup", "set_paused",
 ]
 
 FIFO_NAME = "exec.fifo"
@@ -106,6 +106,8 @@ def _status_of(root: str, st: ContainerState) -> Status:
         return Status.STOPPED
     if os.path.exists(os.path.join(state_dir(root, st.id), FIFO_NAME)):
         return Status.CREATED
+    if st.cgroups_path and _cgroup(st.cgroups_path).is_frozen():
+        return Status.PAUSED
     return Status.RUNNING
 
 
@@ -168,11 +170,25 @@ def kill(root: str, cid: str, sig: int = signal.SIGTERM, all_: bool = False) -> 
     if not status.can_kill:
         raise InvalidState("container not running")
     if all_ and st.cgroups_path:
-        for pid in _cgroup(st.cgroups_path).pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        _cgroup(st.cgroups_path).kill_all(sig)
         return
     os.kill(st.pid, sig)
+
+
+def set_paused(root: str, cid: str, paused: bool) -> None:
+    """Freeze (pause) or thaw (resume) every process of the container via its cgroup."""
+    st, status = observe(root, cid)
+    if not st.cgroups_path:
+        raise InvalidState(f"container {cid} has no cgroup to freeze")
+    if paused and status is not Status.RUNNING:
+        raise InvalidState(f"container {cid} is not running")
+    if not paused and status is not Status.PAUSED:
+        raise InvalidState(f"container {cid} is not paused")
+    cg = _cgroup(st.cgroups_path)
+    if paused:
+        cg.freeze()
+    else:
+        cg.thaw()
 
 
 def _wait_gone(root: str, st: ContainerState, timeout: float) -> None:
@@ -198,12 +214,7 @@ def delete(root: str, cid: str, force: bool = False) -> None:
             os.kill(st.pid, signal.SIGKILL)
         _wait_gone(root, st, 10.0)
     if st.cgroups_path:
-        cg = _cgroup(st.cgroups_path)
-        if force:
-            for pid in cg.pids():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        remove_cgroup(cg)
+        remove_cgroup(_cgroup(st.cgroups_path))  # kills what is left, retries while tasks die
     shutil.rmtree(state_dir(root, cid), ignore_errors=True)
 
 
