@@ -1,0 +1,450 @@
+"""Apply a layer tar to an empty directory, producing an overlayfs lowerdir. Safely.
+
+The tar (plain, gzip, bzip2 or xz; detected by magic) is streamed: never held in
+memory. While it is applied we compute its diff_id (sha256 of the uncompressed
+bytes, trailing bytes after the end-of-archive marker included, as Docker does)
+and its size (the sum of regular-file sizes, Docker's layer size); the
+uncompressed bytes can be teed to a `sink` (a blob writer) on the way.
+
+Whiteouts become overlay form: `.wh.NAME` -> a 0:0 character device NAME;
+`.wh..wh..opq` -> xattr `trusted.overlay.opaque=y` on its directory. Other
+`.wh..wh.*` (AUFS metadata) entries are skipped.
+
+Safety: every entry is created relative to a directory fd reached with
+O_NOFOLLOW (see safepath.DirWalker); `..` above the root, parents through a
+symlink leading out of the root, and hardlinks to targets outside the layer are
+refused with InvalidArgument, and the target directory is emptied again.
+Symlinks are created as written: their targets are container paths and are
+never followed on the host. `trusted.overlay.*` xattrs from the tar are dropped,
+so a layer cannot forge overlay metadata.
+"""
+
+from __future__ import annotations
+
+import bz2
+import errno
+import lzma
+import os
+import shutil
+import stat
+import tarfile
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from dockyard.errors import InvalidArgument, SystemError_
+from dockyard.oci.digest import DigestWriter
+from dockyard.store.safepath import DirWalker, PathEscape, clean_components
+
+__all__ = ["LayerStats", "apply_layer", "DecompressingReader", "detect_compression"]
+
+_CHUNK = 1 << 20
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTR = "trusted.overlay.opaque"
+_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM}
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    diff_id: str            # sha256 of the uncompressed tar
+    size: int               # sum of regular file sizes
+    compression: str        # "none", "gzip", "bzip2", "xz"
+    uncompressed_size: int = 0
+
+
+def detect_compression(head: bytes) -> str:
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"BZh"):
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd"
+    return "none"
+
+
+class DecompressingReader:
+    """A `.read(n)` view of the uncompressed bytes of `source`, hashing (and teeing) them."""
+
+    def __init__(self, source: Any, sink: _Sink | None = None) -> None:
+        self._source = source
+        self._hasher = DigestWriter(sink)
+        self._buf = b""
+        self._eof = False
+        head = b""
+        while len(head) < 6:
+            chunk = source.read(6 - len(head))
+            if not chunk:
+                break
+            head += chunk
+        self.compression = detect_compression(head)
+        if self.compression == "zstd":
+            raise InvalidArgument("zstd-compressed layers are not supported")
+        self._pending = head          # compressed (or plain) bytes not yet decoded
+        self._decoder: Any = self._new_decoder()
+
+    def _new_decoder(self) -> Any:
+        if self.compression == "gzip":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self.compression == "bzip2":
+            return bz2.BZ2Decompressor()
+        if self.compression == "xz":
+            return lzma.LZMADecompressor()
+        return None
+
+    @property
+    def diff_id(self) -> str:
+        return self._hasher.digest
+
+    @property
+    def size(self) -> int:
+        return self._hasher.size
+
+    def _fill(self) -> bytes:
+        """Decode the next piece of uncompressed data; b"" at the end."""
+        while True:
+            raw = self._pending or self._source.read(_CHUNK)
+            self._pending = b""
+            if self._decoder is None:
+                return raw
+            if not raw:
+                if not _decoder_done(self._decoder):
+                    raise InvalidArgument(f"unexpected EOF in {self.compression} data")
+                return b""
+            try:
+                if _decoder_done(self._decoder):
+                    # Concatenated members (gzip allows several): start a new decoder.
+                    self._decoder = self._new_decoder()
+                out = self._decoder.decompress(raw)
+                rest = getattr(self._decoder, "unused_data", b"")
+            except (zlib.error, OSError, EOFError, lzma.LZMAError) as e:
+                raise InvalidArgument(f"invalid {self.compression} data: {e}") from None
+            if rest and _decoder_done(self._decoder):
+                if self.compression == "gzip" and not rest.lstrip(b"\0"):
+                    rest = b""  # zero padding after the last member is tolerated, like gzip(1)
+                self._pending = rest
+            if out:
+                return out
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            parts = [self._buf]
+            self._buf = b""
+            while data := self._fill():
+                self._hasher.write(data)
+                parts.append(data)
+            return b"".join(parts)
+        while not self._buf and not self._eof:
+            data = self._fill()
+            if not data:
+                self._eof = True
+                break
+            self._hasher.write(data)
+            self._buf = data
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def drain(self) -> None:
+        while self.read(_CHUNK):
+            pass
+
+
+def _decoder_done(decoder: Any) -> bool:
+    return bool(getattr(decoder, "eof", False))
+
+
+@dataclass
+class _State:
+    root_fd: int
+    walker: DirWalker
+    size: int = 0
+    dir_times: list[tuple[list[str], int, int]] = field(default_factory=list)
+    cache_key: tuple[str, ...] | None = None
+    cache_fd: int = -1
+
+    def drop_cache(self) -> None:
+        if self.cache_fd >= 0:
+            os.close(self.cache_fd)
+        self.cache_fd, self.cache_key = -1, None
+
+    def parent(self, parts: list[str], create: bool = True) -> int:
+        """An fd for the directory `parts` (owned by the cache: do not close)."""
+        key = tuple(parts)
+        if key != self.cache_key:
+            self.drop_cache()
+            self.cache_fd = self.walker.open_dir(parts, create=create)
+            self.cache_key = key
+        return self.cache_fd
+
+
+def apply_layer(source: Any, target: str | os.PathLike[str], *, sink: _Sink | None = None) -> LayerStats:
+    """Unpack the layer tar read from `source` into the empty directory `target`.
+
+    On any error raises InvalidArgument (bad or unsafe archive) or SystemError_
+    (the host failed, e.g. ENOSPC), after removing everything it created in `target`.
+    """
+    reader = DecompressingReader(source, sink)
+    root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    state = _State(root_fd, DirWalker(root_fd))
+    try:
+        try:
+            _apply_entries(reader, state)
+            reader.drain()
+            _restore_dir_times(state)
+        finally:
+            state.drop_cache()
+    except BaseException:
+        _empty_dir(root_fd)
+        raise
+    finally:
+        os.close(root_fd)
+    return LayerStats(reader.diff_id, state.size, reader.compression, reader.size)
+
+
+def _apply_entries(reader: DecompressingReader, state: _State) -> None:
+    # An empty stream is an empty layer (Go's archive/tar reads it as such); tarfile would refuse it.
+    first = reader.read(512)
+    if not first:
+        return
+    stream = _Prepend(first, reader)
+    try:
+        tf = tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape")  # type: ignore[call-overload]
+    except tarfile.TarError as e:
+        raise InvalidArgument(f"invalid tar archive: {e}") from None
+    with tf:
+        while True:
+            try:
+                member = tf.next()
+            except tarfile.TarError as e:
+                raise InvalidArgument(f"invalid tar archive: {e}") from None
+            if member is None:
+                break
+            tf.members.clear()  # stream mode: do not keep every header in memory
+            try:
+                _apply_member(tf, member, state)
+            except PathEscape as e:
+                raise InvalidArgument(f'invalid tar entry "{member.name}": {e}') from None
+            except tarfile.TarError as e:
+                raise InvalidArgument(f"invalid tar archive: {e}") from None
+            except OSError as e:
+                msg = f'invalid tar entry "{member.name}": {e.strerror or e}'
+                if e.errno in _SYSTEM_ERRNOS:
+                    raise SystemError_(msg) from None
+                raise InvalidArgument(msg) from None
+
+
+class _Prepend:
+    def __init__(self, head: bytes, rest: DecompressingReader) -> None:
+        self._head, self._rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n is None or n < 0:
+                out, self._head = self._head + self._rest.read(), b""
+                return out
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        return self._rest.read(n)
+
+
+def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, st: _State) -> None:
+    parts = clean_components(m.name)
+    # A removed or replaced directory could orphan the cached parent fd: re-walk after it.
+    if st.cache_key is not None and tuple(parts) == st.cache_key[: len(parts)]:
+        st.drop_cache()
+    if not parts:
+        if not m.isdir():
+            raise PathEscape("cannot replace the layer root")
+        _set_metadata(st.root_fd, None, m, is_link=False)
+        st.dir_times.append(([], _atime_ns(m), _mtime_ns(m)))
+        return
+    base, dirparts = parts[-1], parts[:-1]
+    if base.startswith(WHITEOUT_META_PREFIX):
+        if base == WHITEOUT_OPAQUE:
+            fd = st.parent(dirparts)
+            os.setxattr(fd, OPAQUE_XATTR, b"y")
+        return  # other AUFS metadata is not needed for overlay
+    if dirparts and dirparts[0].startswith(WHITEOUT_META_PREFIX):
+        return  # inside /.wh..wh.plnk and friends
+    pfd = st.parent(dirparts)
+    if base.startswith(WHITEOUT_PREFIX):
+        name = base[len(WHITEOUT_PREFIX):]
+        if not name or name in (".", ".."):
+            raise PathEscape("invalid whiteout name")
+        if _remove_existing(pfd, name, keep_dir=False):
+            st.drop_cache()
+            pfd = st.parent(dirparts)
+        os.mknod(name, stat.S_IFCHR, 0, dir_fd=pfd)
+        os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        return
+    if _remove_existing(pfd, base, keep_dir=m.isdir()):
+        st.drop_cache()
+        pfd = st.parent(dirparts)
+    if m.isdir():
+        try:
+            os.mkdir(base, 0o700, dir_fd=pfd)
+        except FileExistsError:
+            pass  # merged with an earlier entry of the same directory
+        fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+        try:
+            _set_metadata(fd, None, m, is_link=False)
+        finally:
+            os.close(fd)
+        st.dir_times.append((parts, _atime_ns(m), _mtime_ns(m)))
+    elif m.isreg():
+        _write_file(tf, m, pfd, base)
+        st.size += m.size
+    elif m.issym():
+        os.symlink(m.linkname, base, dir_fd=pfd)
+        _set_metadata(pfd, base, m, is_link=True)
+    elif m.islnk():
+        _hardlink(st, m, pfd, base)
+    elif m.ischr() or m.isblk():
+        kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
+        os.mknod(base, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
+        _set_metadata(pfd, base, m, is_link=False)
+    elif m.isfifo():
+        os.mkfifo(base, 0o600, dir_fd=pfd)
+        _set_metadata(pfd, base, m, is_link=False)
+    else:
+        raise PathEscape(f"unsupported tar entry type {m.type!r}")
+
+
+def _remove_existing(pfd: int, name: str, *, keep_dir: bool) -> bool:
+    """Remove `name` unless both it and the new entry are directories. True if removed."""
+    try:
+        st = os.lstat(name, dir_fd=pfd)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        if keep_dir:
+            return False
+        shutil.rmtree(name, dir_fd=pfd)
+    else:
+        os.unlink(name, dir_fd=pfd)
+    return True
+
+
+def _write_file(tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str) -> None:
+    fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+    try:
+        src = tf.extractfile(m)
+        if src is not None:
+            remaining = m.size
+            while remaining > 0:
+                chunk = src.read(min(_CHUNK, remaining))
+                if not chunk:
+                    raise tarfile.ReadError("unexpected end of data")
+                remaining -= len(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        _set_metadata(fd, None, m, is_link=False)
+    finally:
+        os.close(fd)
+
+
+def _hardlink(st: _State, m: tarfile.TarInfo, pfd: int, base: str) -> None:
+    target = clean_components(m.linkname)
+    if not target:
+        raise PathEscape(f"invalid hardlink target {m.linkname!r}")
+    try:
+        tfd = st.walker.open_dir(target[:-1], create=False) if target[:-1] else os.dup(st.root_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        raise PathEscape(f"hardlink target {m.linkname!r} is not in the layer") from None
+    try:
+        try:
+            tst = os.lstat(target[-1], dir_fd=tfd)
+        except FileNotFoundError:
+            raise PathEscape(f"hardlink target {m.linkname!r} is not in the layer") from None
+        if stat.S_ISDIR(tst.st_mode):
+            raise PathEscape(f"hardlink target {m.linkname!r} is a directory")
+        os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise PathEscape(f"hardlink target {m.linkname!r} is not in the layer") from None
+    finally:
+        os.close(tfd)
+
+
+def _xattrs(m: tarfile.TarInfo) -> list[tuple[str, bytes]]:
+    out = []
+    for key, value in m.pax_headers.items():
+        if key.startswith("SCHILY.xattr."):
+            name = key[len("SCHILY.xattr."):]
+            if name.startswith("trusted.overlay."):
+                continue
+            out.append((name, value.encode("utf-8", "surrogateescape")))
+    return out
+
+
+def _set_metadata(fd: int, name: str | None, m: tarfile.TarInfo, *, is_link: bool) -> None:
+    """Owner, then mode (chown clears set-id bits), then xattrs (chown clears file
+    capabilities), then times. `name` None means `fd` is the object itself."""
+    if name is None:
+        os.fchown(fd, m.uid, m.gid)
+        os.fchmod(fd, m.mode & 0o7777)
+        target: int | str = fd
+    else:
+        os.chown(name, m.uid, m.gid, dir_fd=fd, follow_symlinks=False)
+        if not is_link:
+            os.chmod(name, m.mode & 0o7777, dir_fd=fd)
+        target = f"/proc/self/fd/{fd}/{name}"  # the magic link leads to our verified parent
+    for xname, value in _xattrs(m):
+        try:
+            if isinstance(target, int):
+                os.setxattr(target, xname, value)
+            else:
+                os.setxattr(target, xname, value, follow_symlinks=False)
+        except OSError as e:
+            if e.errno not in (errno.ENOTSUP, errno.EPERM):
+                raise
+    times = (_atime_ns(m), _mtime_ns(m))
+    if name is None:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            os.utime(fd, ns=times)
+    else:
+        os.utime(name, ns=times, dir_fd=fd, follow_symlinks=False)
+
+
+def _mtime_ns(m: tarfile.TarInfo) -> int:
+    return int(float(m.mtime) * 1_000_000_000)
+
+
+def _atime_ns(m: tarfile.TarInfo) -> int:
+    atime = m.pax_headers.get("atime")
+    try:
+        return int(float(atime) * 1_000_000_000) if atime else _mtime_ns(m)
+    except ValueError:
+        return _mtime_ns(m)
+
+
+def _restore_dir_times(st: _State) -> None:
+    """Directory mtimes last: creating their children changed them."""
+    st.drop_cache()
+    for parts, atime, mtime in reversed(st.dir_times):
+        try:
+            fd = st.walker.open_dir(parts, create=False)
+        except (OSError, PathEscape):
+            continue  # replaced later in the archive
+        try:
+            os.utime(fd, ns=(atime, mtime))
+        finally:
+            os.close(fd)
+
+
+def _empty_dir(root_fd: int) -> None:
+    for name in os.listdir(root_fd):
+        try:
+            if stat.S_ISDIR(os.lstat(name, dir_fd=root_fd).st_mode):
+                shutil.rmtree(name, dir_fd=root_fd)
+            else:
+                os.unlink(name, dir_fd=root_fd)
+        except FileNotFoundError:
+            pass

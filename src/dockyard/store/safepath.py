@@ -1,0 +1,152 @@
+"""Paths inside a root that must never lead outside it.
+
+Two tools:
+
+* `resolve_in_root(root, path)`: a host path for `path` as a process chrooted at
+  `root` would see it (symlinks followed, absolute targets taken relative to
+  `root`, `..` stopping at `root`), like moby's `FollowSymlinkInScope`. For
+  `docker cp` and friends.
+* `DirWalker`: walks directories by file descriptor with O_NOFOLLOW, so the kernel
+  never follows a symlink on our behalf. Relative symlinks that stay inside the
+  root are followed by hand; absolute ones, or ones climbing above the root, are
+  refused. The layer unpacker builds on it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+__all__ = [
+    "PathEscape",
+    "clean_components",
+    "resolve_in_root",
+    "DirWalker",
+    "MAX_SYMLINKS",
+]
+
+MAX_SYMLINKS = 40
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class PathEscape(Exception):
+    """A path (or a symlink on it) would lead outside the root."""
+
+
+def clean_components(name: str) -> list[str]:
+    """Split a tar-style name into components, resolving `.` and `..` lexically.
+
+    A leading `/` means the root; a `..` that would climb above the root raises PathEscape.
+    """
+    out: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not out:
+                raise PathEscape("path escapes the layer root")
+            out.pop()
+        else:
+            out.append(part)
+    return out
+
+
+def resolve_in_root(root: str | os.PathLike[str], path: str) -> str:
+    """The host path of `path` inside `root`, following symlinks as if `root` were `/`.
+
+    Never returns a path outside `root`. Components that do not exist are kept as
+    written. Raises OSError(ELOOP) after too many symlinks.
+    """
+    root_s = os.path.abspath(os.fspath(root))
+    pending = [p for p in path.split("/") if p not in ("", ".")]
+    pending.reverse()  # a stack: next component at the end
+    resolved: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root_s, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            resolved.append(part)
+            continue
+        if not stat.S_ISLNK(st.st_mode):
+            resolved.append(part)
+            continue
+        links += 1
+        if links > 255:
+            raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved = []
+        pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
+    return os.path.join(root_s, *resolved)
+
+
+class DirWalker:
+    """Opens directories under a root fd without ever letting the kernel follow a symlink.
+
+    `open_dir(components, create=...)` returns a new fd (the caller closes it) for
+    the directory named by `components`, creating missing ones with mode 0755 if
+    asked. Symlinks met on the way are resolved by hand when they are relative and
+    stay inside the root; otherwise PathEscape. A non-directory on the way raises
+    NotADirectoryError.
+    """
+
+    def __init__(self, root_fd: int) -> None:
+        self.root_fd = root_fd
+
+    def open_dir(self, components: list[str], *, create: bool = False) -> int:
+        stack: list[int] = []   # fds of the directories below the root we are in
+        pending = list(reversed(components))
+        links = 0
+        try:
+            while pending:
+                part = pending.pop()
+                if part in ("", "."):
+                    continue
+                cur = stack[-1] if stack else self.root_fd
+                if part == "..":
+                    if not stack:
+                        raise PathEscape("path escapes the layer root")
+                    os.close(stack.pop())
+                    continue
+                try:
+                    fd = os.open(part, _DIR_FLAGS, dir_fd=cur)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=cur)
+                    except FileExistsError:
+                        pass  # raced with ourselves? fall through to the open below
+                    fd = os.open(part, _DIR_FLAGS, dir_fd=cur)
+                except OSError as e:
+                    # ELOOP (O_NOFOLLOW on a symlink) or ENOTDIR: see what it is.
+                    if e.errno not in (errno.ELOOP, errno.ENOTDIR):
+                        raise
+                    st = os.lstat(part, dir_fd=cur)
+                    if not stat.S_ISLNK(st.st_mode):
+                        raise NotADirectoryError(errno.ENOTDIR, "not a directory", part) from None
+                    links += 1
+                    if links > MAX_SYMLINKS:
+                        raise OSError(errno.ELOOP, "too many levels of symbolic links", part) from None
+                    target = os.readlink(part, dir_fd=cur)
+                    if target.startswith("/"):
+                        raise PathEscape(f"symlink {part} -> {target} leads outside the layer root") from None
+                    pending.extend(reversed(target.split("/")))
+                    continue
+                stack.append(fd)
+            if stack:
+                top = stack.pop()
+            else:
+                top = os.dup(self.root_fd)
+            return top
+        finally:
+            for fd in stack:
+                os.close(fd)
