@@ -94,9 +94,11 @@ def ensure_daemon(host: str, wait: float = WAIT_SECONDS) -> None:
                 return
             if proc.poll() is not None:
                 tail = _tail(log_path)
-                raise ConnectError(host, OSError(f"dockyard daemon exited with status {proc.returncode}: {tail}"))
+                why = f"dockyard daemon exited with status {proc.returncode}: {tail}"
+                raise ConnectError(host, OSError(why), detail=f"auto-start failed: {why} (log: {log_path})")
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
-        raise ConnectError(host, OSError(f"dockyard daemon did not answer within {wait:g}s (log: {log_path})"))
+        why = f"dockyard daemon did not answer within {wait:g}s (log: {log_path})"
+        raise ConnectError(host, OSError(why), detail=f"auto-start failed: {why}")
     finally:
         os.close(lock_fd)

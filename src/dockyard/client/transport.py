@@ -37,8 +37,9 @@ _CHUNK = 64 * 1024
 class ConnectError(Exception):
     """No daemon answers on the socket (missing, refused, or not a socket)."""
 
-    def __init__(self, host: str, cause: OSError | None = None) -> None:
-        super().__init__(f"Cannot connect to the dockyard daemon at {host}. Is the dockyard daemon running?")
+    def __init__(self, host: str, cause: OSError | None = None, detail: str = "") -> None:
+        message = f"Cannot connect to the dockyard daemon at {host}. Is the dockyard daemon running?"
+        super().__init__(message + (f"\n{detail}" if detail else ""))
         self.host = host
         self.cause = cause
 
