@@ -9,8 +9,7 @@ import textwrap
 
 import pytest
 
-from dockyard.client import Client, ConnectError
-from dockyard.client import autostart
+from dockyard.client import Client, ConnectError, autostart
 
 FAKE_DAEMON = textwrap.dedent("""
     import os, socket, sys, time
