@@ -298,3 +298,50 @@ def test_no_daemon_message(tmp_path):
     assert r.returncode == 1
     assert r.stderr.decode() == (f"Cannot connect to the dockyard daemon at unix://{tmp_path}/none.sock. "
                                  "Is the dockyard daemon running?\n")
+
+
+def test_run_interactive_forwards_stdin_and_half_closes(engine):
+    got = []
+
+    def attach(conn, f, **_kw):
+        conn.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n"
+                     b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+        data = b""
+        while True:
+            block = f.read1(65536)
+            if not block:
+                break  # the CLI half-closed at stdin EOF; we can still answer
+            data += block
+        got.append(data)
+        conn.sendall(frame(1, data.upper()))
+        gate.set()
+        return b""
+
+    gate = threading.Event()
+    engine.route("POST", "/containers/create", json_response(201, {"Id": CID, "Warnings": []}))
+    engine.route("POST", f"/containers/{CID}/attach", attach)
+    engine.route("POST", f"/containers/{CID}/wait", wait_response(0, gate))
+    engine.route("POST", f"/containers/{CID}/start", b"HTTP/1.1 204 No Content\r\n\r\n")
+    r = cli(engine, "run", "-i", "busybox", "cat", stdin=b"hello stdin\n")
+    assert r.returncode == 0, r.stderr
+    assert got == [b"hello stdin\n"]
+    assert r.stdout == b"HELLO STDIN\n"
+    create = json.loads([c for c in engine.calls if c[1] == "/containers/create"][0][3])
+    assert create["OpenStdin"] and create["StdinOnce"] and create["AttachStdin"]
+    attach_q = [c[2] for c in engine.calls if c[1].endswith("/attach")][0]
+    assert attach_q["stdin"] == ["1"]
+
+
+def test_exec_runs_and_exits_with_code(engine):
+    engine.route("GET", "/containers/web/json", json_response(200, {"Id": CID, "State": {"Running": True}}))
+    engine.route("POST", "/containers/web/exec", json_response(201, {"Id": "e1"}))
+    engine.route("POST", "/exec/e1/start", hijack_response(frame(1, b"from exec\n")))
+    engine.routes[("POST", "/exec/e1/start")].started.set()
+    engine.route("GET", "/exec/e1/json", json_response(200, {"ExitCode": 7, "Running": False}))
+    r = cli(engine, "exec", "-e", "X=1", "web", "sh", "-c", "exit 7")
+    assert r.returncode == 7, r.stderr
+    assert r.stdout == b"from exec\n"
+    body = json.loads([c for c in engine.calls if c[1] == "/containers/web/exec"][0][3])
+    assert body["Cmd"] == ["sh", "-c", "exit 7"] and body["Env"] == ["X=1"] and body["AttachStdout"]
+    start = json.loads([c for c in engine.calls if c[1] == "/exec/e1/start"][0][3])
+    assert start == {"Detach": False, "Tty": False}

@@ -7,7 +7,6 @@ the container's own status for attached `run`/`start`.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from dockyard.cli.flags import FlagError, FlagSet, render_flags
@@ -175,7 +174,7 @@ def invoke(cli: Cli, cmd: Command, path: str, argv: list[str]) -> int:
     if problem:
         cli.eprint(problem)
         return 1
-    from dockyard.client.transport import ConnectError
+    from dockyard.client.transport import ConnectError, ProtocolError
     from dockyard.errors import DockyardError
 
     try:
@@ -195,9 +194,9 @@ def invoke(cli: Cli, cmd: Command, path: str, argv: list[str]) -> int:
             return 125
         cli.eprint(text)
         return 1
+    except ProtocolError as e:
+        cli.eprint(f"error during connect: {e}")
+        return 1
     except KeyboardInterrupt:
         return 130
 
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0", "false")

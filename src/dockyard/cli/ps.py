@@ -152,9 +152,11 @@ class ContainerRow(Row):
 def _ps(cli: Cli, o: Parsed) -> int:
     filters = parse_filters(o.list("filter"))
     last = int(o.get("last", -1) if o.get("last") is not None else -1)
+    if o.bool("latest") and last == -1:
+        last = 1
     params: dict[str, Any] = {
-        "all": o.bool("all") or o.bool("latest") or last > 0,
-        "limit": 1 if o.bool("latest") else (last if last > 0 else None),
+        "all": o.bool("all"),
+        "limit": last if last > 0 else None,  # the daemon lists all states when a limit is given
         "size": o.bool("size"),
     }
     from dockyard.client.api import encode_filters
