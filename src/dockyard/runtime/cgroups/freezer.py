@@ -20,7 +20,10 @@ __all__ = ["freeze_v1", "thaw_v1", "is_frozen_v1", "freeze_v2", "thaw_v2", "is_f
 
 def freeze_v1(path: str) -> None:
     try:
-        for i in range(1000):
+        deadline = time.monotonic() + 3.0   # a loaded machine can take a while to park every task
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
             if i % 50 == 49:
                 # New tasks keep appearing: let them settle, then try again.
                 fs.write(path, "freezer.state", "THAWED")
@@ -31,6 +34,7 @@ def freeze_v1(path: str) -> None:
                 return
             if state != "FREEZING":
                 raise SystemError_(f"cgroups: unexpected {path}/freezer.state {state!r} while freezing")
+            time.sleep(min(0.0005 * i, 0.005))
         raise SystemError_(f"cgroups: unable to freeze {path}: tasks stay in FREEZING")
     except BaseException:
         # Never leave a half-frozen container behind.
