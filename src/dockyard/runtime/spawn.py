@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockyard.errors import Conflict
@@ -62,11 +63,14 @@ def _reap_or_kill(pid: int) -> None:
 
 
 def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, int] | None = None,
-           pid_file: str | None = None, timeout: float = 60.0) -> Created:
+           pid_file: str | None = None, timeout: float = 60.0,
+           on_forked: Callable[[int], None] | None = None) -> Created:
     """Create the container: after return its init is blocked until `lifecycle.start`.
 
     stdio: fds to become the container's 0, 1, 2 (None: inherit ours).  With
     process.terminal they are replaced by the pty slave and the master is returned.
+    on_forked(pid) runs while the init sets itself up (a caller's chance to work
+    in parallel); if it raises, the container is torn down and the error re-raised.
     """
     bundle = os.path.abspath(bundle)
     spec = load_spec(bundle)
@@ -109,6 +113,8 @@ def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, 
         if cg is not None:
             cg.add_process(pid)
         sync.send(parent_sock, sync.GO)
+        if on_forked is not None:
+            on_forked(pid)
         while True:
             msg = sync.recv(parent_sock, timeout)
             if msg.type == sync.CONSOLE and msg.fds:

@@ -24,6 +24,7 @@ BUILTIN = "dockyard"
 
 # async runner the shim provides for external binaries: argv → exit code
 Runner = Callable[[list[str]], Awaitable[int]]
+OnForked = Callable[[int], None] | None
 
 
 class CreateFailed(Exception):
@@ -43,7 +44,8 @@ class Created:
 class ShimRuntime:
     """What the shim needs from a runtime."""
 
-    def create(self, stdio: tuple[int, int, int], tty: bool) -> Created:
+    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None) -> Created:
+        """on_forked(pid) is the caller's work to overlap with the container's setup."""
         raise NotImplementedError
 
     async def start(self, run: Runner) -> None:
@@ -54,11 +56,12 @@ class BuiltinRuntime(ShimRuntime):
     def __init__(self, container_id: str, bundle: str, root: str) -> None:
         self.id, self.bundle, self.root = container_id, bundle, root
 
-    def create(self, stdio: tuple[int, int, int], tty: bool) -> Created:
-        with contextlib.suppress(Exception):
-            lifecycle.delete(self.root, self.id)  # a stopped leftover of the previous run
+    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None) -> Created:
+        if os.path.exists(os.path.join(self.root, self.id)):
+            with contextlib.suppress(Exception):
+                lifecycle.delete(self.root, self.id)  # a stopped leftover of the previous run
         try:
-            c = spawn.create(self.id, self.bundle, self.root, stdio=stdio)
+            c = spawn.create(self.id, self.bundle, self.root, stdio=stdio, on_forked=on_forked)
         except spawn.CreateError as e:
             raise CreateFailed(e.message) from None
         except Exception as e:  # noqa: BLE001 - Conflict, OSError: all reach the engine as text
@@ -106,7 +109,7 @@ class ExternalRuntime(ShimRuntime):
     def _argv(self, *args: str) -> list[str]:
         return runtime_argv(self.binary, self.root, self.log) + list(args)
 
-    def create(self, stdio: tuple[int, int, int], tty: bool) -> Created:
+    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None) -> Created:
         if os.path.isdir(os.path.join(self.root, self.id)):
             subprocess.run(self._argv("delete", "--force", self.id), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -138,6 +141,8 @@ class ExternalRuntime(ShimRuntime):
                 if not fds:
                     raise CreateFailed("the runtime sent no console")
                 console_fd = fds[0]
+            if on_forked is not None:
+                on_forked(pid)
             return Created(pid, console_fd)
         finally:
             if console is not None:

@@ -375,7 +375,6 @@ def _prepare_process(req: ShimRequest) -> None:
     for name in ("exit.json", "shim.sock"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(req.shim_dir, name))
-    write_atomic(os.path.join(req.shim_dir, "shim.pid"), str(os.getpid()).encode())
 
 
 def _cgroups_path(bundle: str) -> str:
@@ -398,12 +397,21 @@ def run_shim(req: ShimRequest, result_fd: int) -> None:
     """The shim process's whole life; reports on result_fd once created (or failed)."""
     os.makedirs(req.shim_dir, 0o711, exist_ok=True)
     _prepare_process(req)
-    cgroups_path = _cgroups_path(req.bundle)
     runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
-    write_atomic(os.path.join(req.shim_dir, "shim.json"), json.dumps({
-        "container_id": req.container_id, "runtime": req.runtime or "dockyard",
-        "runtime_root": os.path.join(req.shim_dir, "runtime"), "bundle": req.bundle,
-        "cgroups_path": cgroups_path}).encode())
+    sock_path = os.path.join(req.shim_dir, "shim.sock")
+    ready: dict[str, Any] = {}
+
+    def meanwhile(pid: int) -> None:
+        """Our own files and socket, written while the container's init sets itself up."""
+        ready["cgroups_path"] = cgroups_path = _cgroups_path(req.bundle)
+        write_atomic(os.path.join(req.shim_dir, "shim.pid"), str(os.getpid()).encode())
+        write_atomic(os.path.join(req.shim_dir, "shim.json"), json.dumps({
+            "container_id": req.container_id, "runtime": req.runtime or "dockyard",
+            "runtime_root": os.path.join(req.shim_dir, "runtime"), "bundle": req.bundle,
+            "cgroups_path": cgroups_path}).encode())
+        ready["listener"] = _listen(sock_path)
+        ready["ino"] = os.stat(sock_path).st_ino
+
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     outputs: dict[int, int] = {}
     stdin_w: int | None = None
@@ -421,12 +429,16 @@ def run_shim(req: ShimRequest, result_fd: int) -> None:
         outputs = {out_r: proto.STDOUT, err_r: proto.STDERR}
         stdio = (stdin_r, out_w, err_w)
     try:
-        created = runtime.create(stdio, req.tty)
-    except CreateFailed as e:
-        _report(result_fd, {"ok": False, "error": e.message, "create": True})
-        return
-    except Exception as e:  # noqa: BLE001
-        _report(result_fd, {"ok": False, "error": f"shim: {e}"})
+        created = runtime.create(stdio, req.tty, meanwhile)
+    except Exception as e:  # noqa: BLE001 - reported, then this process ends
+        if "listener" in ready:
+            ready["listener"].close()
+            with contextlib.suppress(OSError):
+                os.unlink(sock_path)
+        if isinstance(e, CreateFailed):
+            _report(result_fd, {"ok": False, "error": e.message, "create": True})
+        else:
+            _report(result_fd, {"ok": False, "error": f"shim: {e}"})
         return
     finally:
         for fd in child_ends + [null]:
@@ -438,14 +450,11 @@ def run_shim(req: ShimRequest, result_fd: int) -> None:
             with contextlib.suppress(OSError):
                 fcntl.ioctl(created.console_fd, termios.TIOCSWINSZ,
                             struct.pack("HHHH", req.console_height, req.console_width, 0, 0))
-    sock_path = os.path.join(req.shim_dir, "shim.sock")
-    listener = _listen(sock_path)
-    ino = os.stat(sock_path).st_ino
-    shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, cgroups_path)
+    shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, ready["cgroups_path"])
     _report(result_fd, {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid})
     try:
-        asyncio.run(shim.serve(listener))
+        asyncio.run(shim.serve(ready["listener"]))
     finally:
         with contextlib.suppress(OSError):
-            if os.stat(sock_path).st_ino == ino:  # a newer shim may own the path by now
+            if os.stat(sock_path).st_ino == ready["ino"]:  # a newer shim may own the path by now
                 os.unlink(sock_path)

@@ -2,22 +2,22 @@
 
 ::
 
-    daemon (asyncio)                 zygote (SIGCHLD ignored)       shim
-    Zygote.start() ── fork ────────► loop: recv request
+    daemon (asyncio)                 zygote (SIGCHLD ignored)       spare shim (setsid, waiting)
+    Zygote.start() ── fork ────────► fork a spare ────────────────► recv on its channel
     spawn(req):
       socketpair(ours, theirs)
-      REQUEST {json} + theirs ─────► fork ────────────────────────► setsid, subreaper, stdio,
-                                                                    runtime create, listen shim.sock
+      REQUEST {json} + theirs ─────► pass it on to the spare ──────► subreaper, stdio, runtime create,
+                                     fork the next spare             listen shim.sock
       ◄──────────────────────────────────────────────────────────── RESULT line on `theirs`
       {"ok":true,"shim_pid":..,"container_pid":..} | {"ok":false,"error":..,"create":true}
 
-The shim runs in its own session with no controlling terminal.  It is the
-zygote's child only while the zygote lives: the zygote exits when the daemon's
-end of its socket closes (daemon exit or SIGKILL), and the shims are then
-reparented to init and keep running.  (A classic double fork would detach them
-at once but costs one more fork of a Python process, ~1.5 ms, per container;
-the kernel auto-reaps them since the zygote ignores SIGCHLD.)  Requests travel
-as one SOCK_SEQPACKET message each, so concurrent spawns need no locking.
+A spare shim is forked ahead of time, so no fork of a Python process lies on
+the spawn path.  Shims run in their own session with no controlling terminal.
+A shim is the zygote's child only while the zygote lives: the zygote exits when
+the daemon's end of its socket closes (daemon exit or SIGKILL), and the shims
+are then reparented to init and keep running (the kernel reaps them meanwhile,
+as the zygote ignores SIGCHLD).  Requests travel as one SOCK_SEQPACKET message
+each, so concurrent spawns need no locking.
 """
 
 from __future__ import annotations
@@ -76,6 +76,38 @@ def _close_fds_except(keep: int) -> None:
     os.closerange(keep + 1, 0x7FFFFFFF)
 
 
+def _spare_main(chan: socket.socket) -> None:
+    """A pre-forked shim waiting for its request: a spawn then costs no fork on the critical path."""
+    try:
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        msg, fds, _flags, _addr = socket.recv_fds(chan, proto.MAX_REQUEST, 4)
+        chan.close()
+        if not msg or not fds:
+            return
+        result_fd = fds.pop(0)
+        for fd in fds:
+            os.close(fd)
+        try:
+            run_shim(ShimRequest(**json.loads(msg)), result_fd)
+        except BaseException as e:  # noqa: BLE001
+            traceback.print_exc()
+            with contextlib.suppress(OSError):
+                os.write(result_fd, proto.encode({"ok": False, "error": f"shim: {e}"}))
+    finally:
+        os._exit(0)
+
+
+def _fork_spare(daemon_sock: socket.socket) -> socket.socket:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if os.fork() == 0:
+        daemon_sock.close()
+        ours.close()
+        _spare_main(theirs)
+    theirs.close()
+    return ours
+
+
 def _zygote_main(sock: socket.socket) -> None:
     for sig in (signal.SIGINT, signal.SIGPIPE, signal.SIGHUP, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_IGN)
@@ -85,32 +117,27 @@ def _zygote_main(sock: socket.socket) -> None:
     _close_fds_except(sock.fileno())
     gc.collect()
     gc.freeze()  # shims share these pages; keep their collector from touching (copying) them
+    spare = _fork_spare(sock)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, proto.MAX_REQUEST, 4)
         except InterruptedError:
             continue
         if not msg:
+            spare.close()  # the spare reads EOF and leaves
             return
         if not fds:
             continue
-        result_fd = fds.pop(0)
+        try:
+            socket.send_fds(spare, [msg], fds)
+        except OSError:  # the spare died (killed?): fork another one
+            spare.close()
+            spare = _fork_spare(sock)
+            socket.send_fds(spare, [msg], fds)
         for fd in fds:
             os.close(fd)
-        if os.fork() == 0:
-            try:
-                sock.close()
-                os.setsid()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                req = ShimRequest(**json.loads(msg))
-                run_shim(req, result_fd)
-            except BaseException as e:  # noqa: BLE001
-                traceback.print_exc()
-                with contextlib.suppress(OSError):
-                    os.write(result_fd, proto.encode({"ok": False, "error": f"shim: {e}"}))
-            finally:
-                os._exit(0)
-        os.close(result_fd)
+        spare.close()
+        spare = _fork_spare(sock)
 
 
 class Zygote:
