@@ -89,18 +89,20 @@ class TarStream:
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
         self._buf = b""
+        self._pos = 0
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            out = self._buf + b"".join(self._chunks)
-            self._buf = b""
+            out = self._buf[self._pos:] + b"".join(self._chunks)
+            self._buf, self._pos = b"", 0
             return out
-        while len(self._buf) < n:
+        while self._pos >= len(self._buf):
             chunk = next(self._chunks, None)
             if chunk is None:
-                break
-            self._buf += chunk
-        out, self._buf = self._buf[:n], self._buf[n:]
+                return b""
+            self._buf, self._pos = chunk, 0
+        out = self._buf[self._pos:self._pos + n]  # short reads are fine for our readers
+        self._pos += len(out)
         return out
 
 

@@ -77,14 +77,32 @@ class ImageService:
         or to discard_layers() if you give up. The store is unchanged on error."""
         with self.content.writer() as blob:
             staged = self.snapshots.stage(stream, sink=blob)
+            # Pinned until store_image()/discard_layers(): a concurrent rmi of an image
+            # with the same layer must not delete the blob we are about to reference.
+            self._pin(blob.digest, +1)
             try:
                 info = blob.commit()
             except BaseException:
                 self.snapshots.discard(staged)
+                self._pin(blob.digest, -1)
                 raise
         return LayerBlob(info.digest, staged.stats.diff_id, info.size, MEDIA_TYPE_OCI_LAYER, staged)
 
+    def _pin(self, digest: str, delta: int) -> None:
+        with self.lock:
+            pins = self.snapshots.pinned
+            pins[digest] += delta
+            if pins[digest] <= 0:
+                del pins[digest]
+
     def discard_layers(self, layers: Iterable[LayerBlob]) -> None:
+        """Give up on layers from ingest_layer() without storing an image."""
+        for layer in layers:
+            if layer.staged is not None:
+                self.snapshots.discard(layer.staged)
+                self._pin(layer.digest, -1)
+
+    def _discard_staged(self, layers: Iterable[LayerBlob]) -> None:
         for layer in layers:
             self.snapshots.discard(layer.staged)
 
@@ -92,6 +110,15 @@ class ImageService:
                     parent: str = "", manifest: bytes | None = None) -> ImageRecord:
         """Record an image whose layer blobs are in the content store. `config` as bytes is
         stored verbatim (pull/load keep their IDs). `tags`: references to point at it."""
+        try:
+            return self._store(config, layers, tags, parent, manifest)
+        finally:
+            for layer in layers:
+                if layer.staged is not None:
+                    self._pin(layer.digest, -1)
+
+    def _store(self, config: ImageConfig | bytes, layers: list[LayerBlob], tags: list[str],
+               parent: str, manifest: bytes | None) -> ImageRecord:
         try:
             config_bytes = config.to_bytes() if isinstance(config, ImageConfig) else bytes(config)
             doc = json.loads(config_bytes)
@@ -101,14 +128,11 @@ class ImageService:
             if [layer.diff_id for layer in layers] != diff_ids:
                 raise InvalidArgument("layers do not match the diff_ids of the image config")
             refs = [self._parse_tag(t) for t in tags]
-            for layer in layers:
-                if not self.content.exists(layer.digest):
-                    raise InvalidArgument(f"layer blob {layer.digest} is not in the content store")
         except (ValueError, TypeError) as e:
-            self.discard_layers(layers)
+            self._discard_staged(layers)
             raise InvalidArgument(f"invalid image config: {e}") from None
         except BaseException:
-            self.discard_layers(layers)
+            self._discard_staged(layers)
             raise
         chains = chain_ids(diff_ids)
         with self.lock:
@@ -120,6 +144,9 @@ class ImageService:
         new_blobs: list[str] = []
         placed: list[tuple[SnapshotInfo, bool]] = []
         try:
+            for layer in layers:
+                if not self.content.exists(layer.digest):
+                    raise InvalidArgument(f"layer blob {layer.digest} is not in the content store")
             cfg = self.content.put(config_bytes)
             image_id = cfg.digest
             if cfg.created:
@@ -153,7 +180,7 @@ class ImageService:
                     self.snapshots.unplace(info.chain_id)
             for digest in new_blobs:
                 self.content.delete(digest)
-            self.discard_layers(layers)
+            self._discard_staged(layers)
             raise
         return self._load(image_id)
 

@@ -192,6 +192,7 @@ def images_prune(svc: ImageService, *, all: bool, filters: dict[str, list[str]] 
                  users: UsersFn, running: UsersFn | None) -> tuple[list[dict[str, str]], int]:
     f = Filters(filters)
     f.validate(PRUNE_FILTERS)
+    svc.gc()  # layers of force-removed images whose containers are gone
     dangling_only = f.bool_or_default("dangling", True) and not all
     until = min((get_timestamp(v) for v in f.get("until")), default=None)
     rows = svc.db.query("SELECT id, parent, created FROM images ORDER BY created")

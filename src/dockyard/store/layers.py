@@ -77,6 +77,7 @@ class DecompressingReader:
         self._source = source
         self._hasher = DigestWriter(sink)
         self._buf = b""
+        self._pos = 0
         self._eof = False
         head = b""
         while len(head) < 6:
@@ -135,20 +136,22 @@ class DecompressingReader:
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            parts = [self._buf]
-            self._buf = b""
+            parts = [self._buf[self._pos:]]
+            self._buf, self._pos = b"", 0
             while data := self._fill():
                 self._hasher.write(data)
                 parts.append(data)
             return b"".join(parts)
-        while not self._buf and not self._eof:
+        while self._pos >= len(self._buf) and not self._eof:
             data = self._fill()
             if not data:
                 self._eof = True
                 break
             self._hasher.write(data)
-            self._buf = data
-        out, self._buf = self._buf[:n], self._buf[n:]
+            self._buf, self._pos = data, 0
+        # an offset, not re-slicing the rest: tarfile reads 10 KiB at a time from 1 MiB pieces
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += len(out)
         return out
 
     def drain(self) -> None:

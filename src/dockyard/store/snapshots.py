@@ -21,6 +21,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ class SnapshotStore:
         self.paths = paths
         self.db = db
         self.content = content
+        # Layer blobs ingested but not yet recorded: never deleted meanwhile (see ImageService).
+        self.pinned: Counter[str] = Counter()
 
     # ------------------------------------------------------------ staging
     def stage(self, source: Any, *, sink: Any = None) -> StagedLayer:
@@ -219,7 +222,7 @@ class SnapshotStore:
                 os.rename(final, doomed / "s")  # vanish atomically, then delete at leisure
                 _rmtree(doomed)
             still_used = self.db.query_one("SELECT 1 FROM snapshots WHERE blob_digest = ?", (info.blob_digest,))
-            if still_used is None:
+            if still_used is None and not self.pinned[info.blob_digest]:
                 self.content.delete(info.blob_digest)
 
     def sweep(self) -> None:
