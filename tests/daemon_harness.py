@@ -127,7 +127,7 @@ class Daemon:
 
     def dockyard(self, *args: str, check: bool = True, input: bytes | None = None,
                  timeout: float = 120) -> subprocess.CompletedProcess:
-        return self._run([sys.executable, "-m", "dockyard.cli.main", "-H", self.host, *args],
+        return self._run([sys.executable, "-m", "dockyard.cli", "-H", self.host, *args],
                          check, input, timeout)
 
     def _run(self, cmd: list[str], check: bool, input: bytes | None, timeout: float) -> subprocess.CompletedProcess:

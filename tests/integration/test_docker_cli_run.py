@@ -1,4 +1,4 @@
-"""The real docker CLI against a dockyard daemon: the first slice (run, lifecycle, resources)."""
+"""The first slice (run, lifecycle, resources) through the real docker CLI and through dockyard's own."""
 
 from __future__ import annotations
 
@@ -8,157 +8,162 @@ import time
 import pytest
 
 
-def test_run_echo(daemon):
-    p = daemon.docker("run", "--rm", "busybox", "echo", "hello")
+@pytest.fixture(params=["docker", "dockyard"])
+def cli(request, daemon):
+    return daemon.docker if request.param == "docker" else daemon.dockyard
+
+
+def test_run_echo(cli):
+    p = cli("run", "--rm", "busybox", "echo", "hello")
     assert p.stdout_text == "hello\n"
 
 
-def test_exit_code_propagates(daemon):
-    p = daemon.docker("run", "--rm", "busybox", "sh", "-c", "exit 3", check=False)
+def test_exit_code_propagates(cli):
+    p = cli("run", "--rm", "busybox", "sh", "-c", "exit 3", check=False)
     assert p.returncode == 3
 
 
-def test_pid_namespace(daemon):
-    p = daemon.docker("run", "--rm", "busybox", "sh", "-c", "echo $$; ps -o pid | wc -l")
+def test_pid_namespace(cli):
+    p = cli("run", "--rm", "busybox", "sh", "-c", "echo $$; ps -o pid | wc -l")
     pid, lines = p.stdout_text.split()
     assert pid == "1" and int(lines) <= 4
 
 
-def test_hostname_and_default_hostname(daemon):
-    assert daemon.docker("run", "--rm", "--hostname", "box1", "busybox", "hostname").stdout_text == "box1\n"
-    cid = daemon.docker("run", "-d", "busybox", "sleep", "30").stdout_text.strip()
+def test_hostname_and_default_hostname(cli):
+    assert cli("run", "--rm", "--hostname", "box1", "busybox", "hostname").stdout_text == "box1\n"
+    cid = cli("run", "-d", "busybox", "sleep", "30").stdout_text.strip()
     try:
-        host = daemon.docker("exec", cid, "hostname", check=False).stdout_text.strip() or \
-            daemon.docker("inspect", "-f", "{{.Config.Hostname}}", cid).stdout_text.strip()
+        host = cli("exec", cid, "hostname", check=False).stdout_text.strip() or \
+            cli("inspect", "-f", "{{.Config.Hostname}}", cid).stdout_text.strip()
         assert host == cid[:12]
     finally:
-        daemon.docker("rm", "-f", cid)
+        cli("rm", "-f", cid)
 
 
-def test_env_workdir_user(daemon):
-    p = daemon.docker("run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "busybox", "sh", "-c", "echo $FOO $(pwd)")
+def test_env_workdir_user(cli):
+    p = cli("run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "busybox", "sh", "-c", "echo $FOO $(pwd)")
     assert p.stdout_text == "bar /tmp\n"
-    assert daemon.docker("run", "--rm", "-u", "65534", "busybox", "id", "-u").stdout_text == "65534\n"
-    assert daemon.docker("run", "--rm", "-u", "nobody", "busybox", "id", "-un").stdout_text == "nobody\n"
+    assert cli("run", "--rm", "-u", "65534", "busybox", "id", "-u").stdout_text == "65534\n"
+    assert cli("run", "--rm", "-u", "nobody", "busybox", "id", "-un").stdout_text == "nobody\n"
 
 
-def test_readonly_rootfs(daemon):
-    p = daemon.docker("run", "--rm", "--read-only", "busybox", "touch", "/x", check=False)
+def test_readonly_rootfs(cli):
+    p = cli("run", "--rm", "--read-only", "busybox", "touch", "/x", check=False)
     assert p.returncode != 0
     assert "Read-only file system" in p.stderr_text
 
 
-def test_missing_image_exit_125(daemon):
-    p = daemon.docker("run", "--rm", "acc-no/such:image", "true", check=False)
+def test_missing_image_exit_125(cli):
+    p = cli("run", "--rm", "acc-no/such:image", "true", check=False)
     assert p.returncode == 125
     assert "Unable to find image" in p.stderr_text
 
 
-def test_missing_command_exit_127(daemon):
-    p = daemon.docker("run", "--rm", "busybox", "/no/such/cmd", check=False)
+def test_missing_command_exit_127(cli):
+    p = cli("run", "--rm", "busybox", "/no/such/cmd", check=False)
     assert p.returncode == 127, p.stderr_text
     assert "no such file or directory" in p.stderr_text
 
 
-def test_rootfs_isolated(daemon):
-    daemon.docker("run", "--rm", "busybox", "sh", "-c", "echo x > /etc/marker")
-    p = daemon.docker("run", "--rm", "busybox", "sh", "-c", "test -e /etc/marker && echo leaked || echo clean")
+def test_rootfs_isolated(cli):
+    cli("run", "--rm", "busybox", "sh", "-c", "echo x > /etc/marker")
+    p = cli("run", "--rm", "busybox", "sh", "-c", "test -e /etc/marker && echo leaked || echo clean")
     assert p.stdout_text == "clean\n"
 
 
-def test_detach_ps_logs_stop_rm(daemon):
-    daemon.docker("run", "-d", "--name", "life", "busybox", "sh", "-c",
+def test_detach_ps_logs_stop_rm(cli):
+    cli("run", "-d", "--name", "life", "busybox", "sh", "-c",
                   'echo started; trap "exit 0" TERM; while :; do sleep 1; done')
     try:
-        names = daemon.docker("ps", "--format", "{{.Names}}").stdout_text.split()
+        names = cli("ps", "--format", "{{.Names}}").stdout_text.split()
         assert "life" in names
         deadline = time.time() + 5
-        while "started" not in daemon.docker("logs", "life").stdout_text:
+        while "started" not in cli("logs", "life").stdout_text:
             assert time.time() < deadline
             time.sleep(0.1)
         t0 = time.time()
-        daemon.docker("stop", "-t", "5", "life")
+        cli("stop", "-t", "5", "life")
         assert time.time() - t0 < 4
-        st = daemon.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "life").stdout_text
+        st = cli("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "life").stdout_text
         assert st == "exited 0\n"
-        table = daemon.docker("ps", "-a").stdout_text
+        table = cli("ps", "-a").stdout_text
         assert "Exited (0)" in table and "life" in table
     finally:
-        daemon.docker("rm", "-f", "life", check=False)
-    assert daemon.docker("inspect", "life", check=False).returncode != 0
+        cli("rm", "-f", "life", check=False)
+    assert cli("inspect", "life", check=False).returncode != 0
 
 
-def test_stop_kills_after_timeout(daemon):
-    daemon.docker("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", 'trap "" TERM; while :; do sleep 1; done')
+def test_stop_kills_after_timeout(cli):
+    cli("run", "-d", "--name", "stubborn", "busybox", "sh", "-c", 'trap "" TERM; while :; do sleep 1; done')
     try:
         t0 = time.time()
-        daemon.docker("stop", "-t", "1", "stubborn")
+        cli("stop", "-t", "1", "stubborn")
         assert time.time() - t0 < 5
-        assert daemon.docker("inspect", "-f", "{{.State.ExitCode}}", "stubborn").stdout_text == "137\n"
+        assert cli("inspect", "-f", "{{.State.ExitCode}}", "stubborn").stdout_text == "137\n"
     finally:
-        daemon.docker("rm", "-f", "stubborn", check=False)
+        cli("rm", "-f", "stubborn", check=False)
 
 
-def test_logs_split_stdout_stderr(daemon):
-    daemon.docker("run", "--name", "split", "busybox", "sh", "-c", "echo out; echo err >&2")
+def test_logs_split_stdout_stderr(cli):
+    cli("run", "--name", "split", "busybox", "sh", "-c", "echo out; echo err >&2")
     try:
-        p = daemon.docker("logs", "split")
+        p = cli("logs", "split")
         assert p.stdout_text == "out\n" and p.stderr_text == "err\n"
-        p = daemon.docker("logs", "-t", "split")
+        p = cli("logs", "-t", "split")
         assert p.stdout_text.endswith(" out\n") and p.stdout_text[:4].isdigit()
     finally:
-        daemon.docker("rm", "split")
+        cli("rm", "split")
 
 
-def test_inspect_format_and_label_filter(daemon):
-    daemon.docker("run", "-d", "--name", "insp", "-e", "K=V", "--label", "acc=yes", "busybox", "sleep", "300")
+def test_inspect_format_and_label_filter(cli):
+    cli("run", "-d", "--name", "insp", "-e", "K=V", "--label", "acc=yes", "busybox", "sleep", "300")
     try:
-        p = daemon.docker("inspect", "-f", '{{.Name}} {{.State.Running}} {{index .Config.Labels "acc"}}', "insp")
+        p = cli("inspect", "-f", '{{.Name}} {{.State.Running}} {{index .Config.Labels "acc"}}', "insp")
         assert p.stdout_text == "/insp true yes\n"
-        p = daemon.docker("ps", "--filter", "label=acc=yes", "--format", "{{.Names}}")
+        p = cli("ps", "--filter", "label=acc=yes", "--format", "{{.Names}}")
         assert p.stdout_text.split() == ["insp"]
-        p = daemon.docker("ps", "--filter", "label=acc=no", "--format", "{{.Names}}")
+        p = cli("ps", "--filter", "label=acc=no", "--format", "{{.Names}}")
         assert p.stdout_text.split() == []
-        doc = json.loads(daemon.docker("inspect", "insp").stdout_text)[0]
+        doc = json.loads(cli("inspect", "insp").stdout_text)[0]
         assert "K=V" in doc["Config"]["Env"] and doc["State"]["Pid"] > 0
     finally:
-        daemon.docker("rm", "-f", "insp")
+        cli("rm", "-f", "insp")
 
 
-def test_rm_running_refused(daemon):
-    daemon.docker("run", "-d", "--name", "busy", "busybox", "sleep", "300")
-    p = daemon.docker("rm", "busy", check=False)
+def test_rm_running_refused(cli):
+    cli("run", "-d", "--name", "busy", "busybox", "sleep", "300")
+    p = cli("rm", "busy", check=False)
     assert p.returncode != 0 and "stop the container" in p.stderr_text
-    daemon.docker("rm", "-f", "busy")
+    cli("rm", "-f", "busy")
 
 
-def test_name_conflict(daemon):
-    daemon.docker("create", "--name", "twin", "busybox", "true")
+def test_name_conflict(cli):
+    cli("create", "--name", "twin", "busybox", "true")
     try:
-        p = daemon.docker("create", "--name", "twin", "busybox", "true", check=False)
+        p = cli("create", "--name", "twin", "busybox", "true", check=False)
         assert p.returncode != 0 and "is already in use" in p.stderr_text
     finally:
-        daemon.docker("rm", "twin")
+        cli("rm", "twin")
 
 
-def test_memory_limit_oom(daemon):
-    p = daemon.docker("run", "--name", "oom", "-m", "32m", "--memory-swap", "32m", "busybox", "sh", "-c",
+def test_memory_limit_oom(cli):
+    p = cli("run", "--name", "oom", "-m", "32m", "--memory-swap", "32m", "busybox", "sh", "-c",
                       'x=$(head -c 300m /dev/zero | tr "\\0" a); echo survived', check=False)
     try:
         assert p.returncode == 137
-        assert daemon.docker("inspect", "-f", "{{.State.OOMKilled}}", "oom").stdout_text == "true\n"
+        assert cli("inspect", "-f", "{{.State.OOMKilled}}", "oom").stdout_text == "true\n"
     finally:
-        daemon.docker("rm", "-f", "oom")
+        cli("rm", "-f", "oom")
 
 
-def test_pids_limit(daemon):
-    p = daemon.docker("run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c",
+def test_pids_limit(cli):
+    p = cli("run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c",
                       "for i in $(seq 30); do sleep 3 & done 2>&1; wait", check=False)
     assert "fork" in (p.stdout_text + p.stderr_text).lower() or "resource" in (p.stdout_text + p.stderr_text).lower()
 
 
 @pytest.mark.parametrize("runtime", ["runc"])
-def test_other_runtime(daemon, runtime):
-    p = daemon.docker("run", "--rm", "--runtime", runtime, "busybox", "sh", "-c", "echo $$; hostname")
+def test_other_runtime(cli, runtime):
+    p = cli("run", "--rm", "--runtime", runtime, "busybox", "sh", "-c", "echo $$; hostname")
     lines = p.stdout_text.split()
     assert lines[0] == "1"
