@@ -23,7 +23,7 @@ from typing import Any
 
 from dockyard.engine import images_delete
 from dockyard.engine.images_changes import apply_changes
-from dockyard.engine.images_filters import LIST_FILTERS, Filters, get_timestamp
+from dockyard.engine.images_filters import list_images
 from dockyard.engine.images_model import HistoryEntry, ImageRecord, LayerBlob, UsersFn
 from dockyard.errors import InvalidArgument, NotFound
 from dockyard.oci.image_spec import (
@@ -256,48 +256,9 @@ class ImageService:
             last_tag_time=rfc3339(int(row["last_tag_time"] * 1e9)) if row["last_tag_time"] else "")
 
     def list(self, *, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[ImageRecord]:
-        """`docker images`: newest first. A ref filter narrows repo_tags/repo_digests too."""
-        f = Filters(filters)
-        f.validate(LIST_FILTERS)
-        dangling_only = False
-        if f.contains("dangling"):
-            dangling_only = f.bool_or_default("dangling", False)
-        before = max((self._created_ts(v) for v in f.get("before")), default=None)
-        since = max((self._created_ts(v) for v in f.get("since")), default=None)
-        until = min((get_timestamp(v) for v in f.get("until")), default=None)
-        rows = self.db.query("SELECT * FROM images")
-        has_children = {r["parent"] for r in rows if r["parent"]}
-        out: list[tuple[float, ImageRecord]] = []
-        for row in rows:
-            image_id = row["id"]
-            if dangling_only and image_id in has_children:
-                continue
-            created = parse_rfc3339(row["created"])
-            if before is not None and created >= before:
-                continue
-            if since is not None and created <= since:
-                continue
-            if until is not None and created > until:
-                continue
-            refs = self._refs(image_id)
-            if dangling_only and any(r.tag for r in refs):
-                continue
-            if f.contains("reference"):
-                refs = [r for r in refs if any(references.familiar_match(p, r) for p in f.get("reference"))]
-            if not refs and (
-                    (not all and image_id in has_children)
-                    or (f.contains("dangling") and not dangling_only)
-                    or f.contains("reference")):
-                continue
-            record = self._record(row, refs)
-            if f.contains("label") and not f.match_kv_list("label", (record.config.get("config") or {}).get("Labels")):
-                continue
-            out.append((created, record))
-        out.sort(key=lambda item: item[0], reverse=True)
-        return [record for _, record in out]
-
-    def _created_ts(self, name: str) -> float:
-        return parse_rfc3339(self.resolve(name).created)
+        """`docker images`: newest first. A ref filter narrows repo_tags/repo_digests too.
+        Filters: reference, dangling, label, before, since, until."""
+        return list_images(self, all=all, filters=filters)
 
     def history(self, name: str) -> list[HistoryEntry]:
         """`docker history`, newest first, as moby's ImageHistory."""

@@ -1,16 +1,22 @@
-"""Filter arguments for image list/prune, with moby's validation and wording. Pure."""
+"""Filter arguments for image list/prune, with moby's validation and wording; `docker images`."""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from dockyard.engine.images_changes import parse_duration
+from dockyard.engine.images_model import ImageRecord
 from dockyard.errors import InvalidArgument
 from dockyard.oci.image_spec import parse_rfc3339
+from dockyard.store import references
 
-__all__ = ["Filters", "get_timestamp"]
+if TYPE_CHECKING:
+    from dockyard.engine.images import ImageService
+
+__all__ = ["Filters", "get_timestamp", "list_images", "LIST_FILTERS", "PRUNE_FILTERS"]
 
 LIST_FILTERS = frozenset({"dangling", "label", "before", "since", "reference", "until"})
 PRUNE_FILTERS = frozenset({"dangling", "label", "label!", "until"})
@@ -89,3 +95,39 @@ def get_timestamp(value: str, now: float | None = None) -> float:
     if ts == 0.0 and not value.startswith("1970-01-01"):
         raise InvalidArgument(f'failed to parse value as time or duration: "{value}"')
     return ts
+
+
+def list_images(svc: ImageService, *, all: bool, filters: Mapping[str, Iterable[str]] | None) -> list[ImageRecord]:
+    """moby's daemon/images/images.go Images(): newest first; untagged images with children
+    are hidden unless `all`; a reference filter narrows each image's tags to the matching ones."""
+    f = Filters(filters)
+    f.validate(LIST_FILTERS)
+    dangling_only = f.bool_or_default("dangling", False) if f.contains("dangling") else False
+    before = max((parse_rfc3339(svc.resolve(v).created) for v in f.get("before")), default=None)
+    since = max((parse_rfc3339(svc.resolve(v).created) for v in f.get("since")), default=None)
+    until = min((get_timestamp(v) for v in f.get("until")), default=None)
+    rows = svc.db.query("SELECT * FROM images")
+    has_children = {r["parent"] for r in rows if r["parent"]}
+    out: list[tuple[float, ImageRecord]] = []
+    for row in rows:
+        image_id = row["id"]
+        if dangling_only and image_id in has_children:
+            continue
+        created = parse_rfc3339(row["created"])
+        if (before is not None and created >= before) or (since is not None and created <= since) \
+                or (until is not None and created > until):
+            continue
+        refs = svc._refs(image_id)
+        if dangling_only and any(r.tag for r in refs):
+            continue
+        if f.contains("reference"):
+            refs = [r for r in refs if any(references.familiar_match(p, r) for p in f.get("reference"))]
+        if not refs and ((not all and image_id in has_children)
+                         or (f.contains("dangling") and not dangling_only) or f.contains("reference")):
+            continue
+        record = svc._record(row, refs)
+        if f.contains("label") and not f.match_kv_list("label", (record.config.get("config") or {}).get("Labels")):
+            continue
+        out.append((created, record))
+    out.sort(key=lambda item: item[0], reverse=True)
+    return [record for _, record in out]
