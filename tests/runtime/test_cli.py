@@ -179,3 +179,71 @@ def test_run_foreground(cli: Cli, busybox_rootfs: Path) -> None:
             "runid", check=False)
     assert (r.returncode, r.stdout) == (4, "ran\n")
     assert cli("state", "runid", check=False).returncode != 0  # run leaves nothing behind
+
+
+def _running(cli: Cli, rootfs: Path, cid: str, **cfg_over) -> int:
+    c = config(rootfs, ["sleep", "100"])
+    c["process"].update(cfg_over)
+    cli.create(c, cid, stdout=subprocess.DEVNULL)
+    pid = cli.state(cid)["pid"]
+    cli("start", cid)
+    return pid
+
+
+def test_exec_joins_the_container(cli: Cli, busybox_rootfs: Path) -> None:
+    _running(cli, busybox_rootfs, "ex")
+    r = cli("exec", "-e", "FOO=bar", "ex", "sh", "-c",
+            "echo $FOO; hostname; ps -o pid,args | awk '$1==1{print $2}'; test $$ != 1 && echo not-one; exit 7",
+            check=False)
+    assert (r.returncode, r.stdout) == (7, "bar\ntesthost\nsleep\nnot-one\n")
+    r = cli("exec", "--user", "65534:65534", "--cwd", "/tmp", "ex", "sh", "-c", "id -u; pwd; grep CapEff /proc/self/status")
+    assert r.stdout.split() == ["65534", "/tmp", "CapEff:", "0000000000000000"]
+    r = cli("exec", "ex", "grep", "CapEff", "/proc/self/status")
+    assert r.stdout.split() == ["CapEff:", "00000000a80425fb"]
+
+
+def test_exec_process_file_and_errors(cli: Cli, busybox_rootfs: Path) -> None:
+    _running(cli, busybox_rootfs, "exp")
+    proc = base_config(["sh", "-c", "echo from-file $A"])["process"]
+    proc["env"].append("A=1")
+    pfile = cli.tmp / "process.json"
+    pfile.write_text(json.dumps(proc))
+    assert cli("exec", "--process", str(pfile), "exp").stdout == "from-file 1\n"
+    r = cli("exec", "exp", "/no/such/cmd", check=False)
+    assert r.returncode != 0
+    last = json.loads(cli.log.read_text().splitlines()[-1])["msg"]
+    assert last.endswith('exec: "/no/such/cmd": stat /no/such/cmd: no such file or directory')
+    assert cli.state("exp")["status"] == "running"
+
+
+def test_exec_detached_and_tty(cli: Cli, busybox_rootfs: Path) -> None:
+    _running(cli, busybox_rootfs, "ext")
+    pid_file = cli.tmp / "exec.pid"
+    cli("exec", "-d", "--pid-file", str(pid_file), "ext", "sleep", "0.2")
+    pid = int(pid_file.read_text())
+    _, status = os.waitpid(pid, 0)   # reparented to us (subreaper) when the CLI left
+    assert os.waitstatus_to_exitcode(status) == 0
+    sock_path = str(cli.tmp / "exec-console.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    listener.listen(1)
+    try:
+        cli("exec", "-d", "-t", "--console-socket", sock_path, "--pid-file", str(pid_file), "ext", "tty")
+        conn, _ = listener.accept()
+        with conn:
+            _msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        out = b""
+        while True:
+            ready, _, _ = select.select([fds[0]], [], [], 10)
+            try:
+                chunk = os.read(fds[0], 4096) if ready else b""
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            out += chunk
+        os.close(fds[0])
+        os.waitpid(int(pid_file.read_text()), 0)
+        assert out.startswith(b"/dev/pts/") and out.endswith(b"\r\n")
+    finally:
+        listener.close()

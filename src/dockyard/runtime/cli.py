@@ -4,6 +4,8 @@
       create [--bundle B] [--pid-file F] [--console-socket S] ID
       start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
       pause ID | resume ID | run [--bundle B] [--pid-file F] ID
+      exec [--process P.json | -t -e K=V --cwd D -u UID[:GID]] [-d] [--pid-file F]
+           [--console-socket S] ID [ARGS...]
 
 Errors go to stderr and, with --log, to that file (JSON lines as runc writes
 them with --log-format json), so a caller that drives runc (a shim, containerd)
@@ -63,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     kill.add_argument("--all", "-a", action="store_true")
     kill.add_argument("id")
     kill.add_argument("signal", nargs="?", default="SIGTERM")
+    ex = sub.add_parser("exec", help="run a process in a running container")
+    ex.add_argument("--process", "-p", default="")
+    ex.add_argument("--console-socket", default="")
+    ex.add_argument("--pid-file", default="")
+    ex.add_argument("--detach", "-d", action="store_true")
+    ex.add_argument("--tty", "-t", action="store_true")
+    ex.add_argument("--cwd", default="")
+    ex.add_argument("--env", "-e", action="append", default=[])
+    ex.add_argument("--user", "-u", default="")
+    ex.add_argument("--cap", "-c", action="append", default=[])
+    ex.add_argument("--no-new-privs", action="store_true")
+    ex.add_argument("id")
+    ex.add_argument("args", nargs=argparse.REMAINDER)
     delete = sub.add_parser("delete", help="delete a stopped container")
     delete.add_argument("--force", "-f", action="store_true")
     delete.add_argument("id")
@@ -102,15 +117,64 @@ def _run(args: argparse.Namespace) -> int:
     lifecycle.start(args.root, args.id)
     if args.detach:
         return 0
+    code = _wait_child(created.pid)
+    lifecycle.delete(args.root, args.id, force=True)
+    return code
+
+
+def _exec_process(args: argparse.Namespace) -> dict:
+    """--process, or the container's own process with the flags applied (as runc builds it)."""
+    if args.process:
+        with open(args.process) as f:
+            return json.load(f)
+    st, _ = lifecycle.observe(args.root, args.id)
+    proc = spawn.load_spec(st.bundle).process.to_dict()
+    if not args.args:
+        raise UsageError("exec needs a command or --process")
+    proc["args"] = list(args.args)
+    proc["terminal"] = args.tty
+    proc["env"] = proc.get("env", []) + list(args.env)
+    if args.cwd:
+        proc["cwd"] = args.cwd
+    if args.user:
+        uid, _, gid = args.user.partition(":")
+        proc["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+    if args.cap:
+        caps = proc.setdefault("capabilities", {})
+        for kind in ("bounding", "effective", "permitted"):
+            caps[kind] = list(dict.fromkeys(caps.get(kind, []) + args.cap))
+    if args.no_new_privs:
+        proc["noNewPrivileges"] = True
+    return proc
+
+
+def _exec(args: argparse.Namespace) -> int:
+    from dockyard.runtime.exec import exec_process
+    proc = _exec_process(args)
+    if proc.get("terminal") and not args.console_socket:
+        raise UsageError("cannot allocate tty if runc will detach without setting console socket")
+    created = exec_process(args.root, args.id, proc)
+    if created.console_fd is not None:
+        try:
+            _send_console(args.console_socket, created.console_fd)
+        finally:
+            os.close(created.console_fd)
+    if args.pid_file:
+        spawn._write_pid_file(args.pid_file, created.pid)
+    if args.detach:
+        return 0
+    return _wait_child(created.pid)
+
+
+def _wait_child(pid: int) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, lambda s, _f: os.kill(created.pid, s))
+        signal.signal(sig, lambda s, _f: os.kill(pid, s))
     while True:
         try:
-            _, status = os.waitpid(created.pid, 0)
+            _, status = os.waitpid(pid, 0)
             break
         except InterruptedError:
             continue
-    lifecycle.delete(args.root, args.id, force=True)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
 
@@ -132,6 +196,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         _create(args)
     elif cmd == "run":
         return _run(args)
+    elif cmd == "exec":
+        return _exec(args)
     elif cmd == "start":
         lifecycle.start(args.root, args.id)
     elif cmd == "state":
@@ -161,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except spawn.CreateError as e:
-        _log_error(args, f"{PROG} {args.command} failed: unable to start container process: {e.message}")
+        what = "exec failed" if args.command == "exec" else f"{PROG} {args.command} failed"
+        _log_error(args, f"{what}: unable to start container process: {e.message}")
     except (DockyardError, UsageError, OSError, ValueError) as e:
         _log_error(args, f"{PROG} {args.command} failed: {e}")
     return 1

@@ -31,7 +31,7 @@ from dockyard.runtime import sync
 from dockyard.runtime import syscalls as sc
 from dockyard.runtime.namespaces import NsPlan, join_namespaces
 
-__all__ = ["ChildContext", "INIT_STEPS", "child_main", "look_path", "ExecLookupError"]
+__all__ = ["ChildContext", "INIT_STEPS", "EXEC_STEPS", "child_main", "look_path", "ExecLookupError"]
 
 _TIOCSPTLCK = 0x40045431
 _TIOCGPTN = 0x80045430
@@ -53,6 +53,8 @@ class ChildContext:
     stdio: tuple[int, int, int] | None = None
     env: dict[str, str] = field(default_factory=dict)
     exe: str = ""
+    is_exec: bool = False   # a process joining a running container: no gate, no /dev/console
+    keep_fds: tuple[int, ...] = ()   # more fds the child needs until ``enter`` (namespace fds)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -157,7 +159,8 @@ def step_console(ctx: ChildContext) -> None:
     fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
     num = struct.unpack("I", fcntl.ioctl(master, _TIOCGPTN, b"\0\0\0\0"))[0]
     slave_path = f"/dev/pts/{num}"
-    rfs.mount_console(slave_path)
+    if not ctx.is_exec:
+        rfs.mount_console(slave_path)
     sync.send(ctx.sock, sync.CONSOLE, fds=[master], slave=slave_path)
     os.close(master)
     slave = os.open(slave_path, os.O_RDWR)
@@ -270,16 +273,21 @@ def step_exec_lookup(ctx: ChildContext) -> None:
     os.umask(0o022 if umask is None else umask)
 
 
-INIT_STEPS: tuple[Callable[[ChildContext], None], ...] = (
+Step = Callable[[ChildContext], None]
+INIT_STEPS: tuple[Step, ...] = (
     step_session, step_rootfs, step_pivot, step_console, step_readonly_root, step_hostname,
     step_sysctl, step_paths, step_limits, step_stdio_owner, step_user, step_cwd, step_exec_lookup,
 )
+# A process joining a running container (exec): its namespaces already hold the rootfs.
+EXEC_STEPS: tuple[Step, ...] = (
+    step_session, step_console, step_limits, step_stdio_owner, step_user, step_cwd, step_exec_lookup,
+)
 
 
-def _init_main(ctx: ChildContext) -> NoReturn:
+def _init_main(ctx: ChildContext, steps: tuple[Step, ...]) -> NoReturn:
     try:
         os.umask(0)
-        for step in INIT_STEPS:
+        for step in steps:
             step(ctx)
         sync.send(ctx.sock, sync.READY)
         ctx.sock.close()
@@ -289,9 +297,10 @@ def _init_main(ctx: ChildContext) -> NoReturn:
         finally:
             os._exit(1)
     try:
-        # The gate: opening a FIFO for writing blocks until `start` opens it for reading.
-        gate = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
-        os.write(gate, b"0")
+        if ctx.fifo_fd >= 0:
+            # The gate: opening a FIFO for writing blocks until `start` opens it for reading.
+            gate = os.open(f"/proc/self/fd/{ctx.fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+            os.write(gate, b"0")
         os.execve(ctx.exe, list(ctx.spec.process.args), ctx.env)
     except BaseException as e:  # noqa: BLE001
         try:
@@ -301,23 +310,27 @@ def _init_main(ctx: ChildContext) -> NoReturn:
     os._exit(1)
 
 
-def child_main(ctx: ChildContext) -> NoReturn:
-    """Runs in the forked child (already pid 1 of its pid namespace): wait for the cgroup,
-    enter the other namespaces, then run the init steps."""
+def child_main(ctx: ChildContext, steps: tuple[Step, ...] = INIT_STEPS,
+               enter: Callable[[], None] | None = None) -> NoReturn:
+    """Runs in the forked child (already in its pid namespace): wait for the cgroup, enter
+    the other namespaces (``enter``, or the spec's joins and unshares), then run ``steps``."""
     try:
         gc.disable()  # a collection in the child would touch (and copy) every page of the parent's heap
         _reset_signals()
         if ctx.stdio is not None:
             _install_stdio(ctx.stdio)
-        _close_fds_except({ctx.sock.fileno(), ctx.fifo_fd})
+        _close_fds_except({ctx.sock.fileno(), ctx.fifo_fd, *ctx.keep_fds})
         msg = sync.recv(ctx.sock)
         if msg.type != sync.GO:
             raise sync.SyncError(f"expected GO, got {msg.type}")
-        join_namespaces(ctx.ns.joins)
-        sc.unshare(ctx.ns.unshare_flags)
+        if enter is not None:
+            enter()
+        else:
+            join_namespaces(ctx.ns.joins)
+            sc.unshare(ctx.ns.unshare_flags)
     except BaseException as e:  # noqa: BLE001
         try:
             sync.send(ctx.sock, sync.ERROR, message=sync.describe(e))
         finally:
             os._exit(1)
-    _init_main(ctx)
+    _init_main(ctx, steps)

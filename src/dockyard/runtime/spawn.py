@@ -17,11 +17,12 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard.errors import Conflict
 from dockyard.oci.runtime_spec import Spec
 from dockyard.runtime import lifecycle, sync
-from dockyard.runtime.init import ChildContext, child_main
+from dockyard.runtime.init import INIT_STEPS, ChildContext, Step, child_main
 from dockyard.runtime.namespaces import pid_for_children, plan_namespaces
 
 __all__ = ["Created", "CreateError", "load_spec", "create"]
@@ -62,6 +63,51 @@ def _reap_or_kill(pid: int) -> None:
         os.waitpid(pid, 0)  # only succeeds when we are its (sub)reaper
 
 
+def _launch(ctx: ChildContext, cg: Any, timeout: float, on_forked: Callable[[int], None] | None,
+            steps: tuple[Step, ...] = INIT_STEPS, enter: Callable[[], None] | None = None) -> Created:
+    """Fork the child into its pid namespace and walk the sync protocol up to READY."""
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ctx.sock = child_sock
+    pid = 0
+    console_fd: int | None = None
+    try:
+        with pid_for_children(ctx.ns):
+            pid = os.fork()
+            if pid == 0:
+                parent_sock.close()
+                child_main(ctx, steps, enter)
+        child_sock.close()
+        if cg is not None:
+            cg.add_process(pid)
+        sync.send(parent_sock, sync.GO)
+        if on_forked is not None:
+            on_forked(pid)
+        while True:
+            msg = sync.recv(parent_sock, timeout)
+            if msg.type == sync.CONSOLE and msg.fds:
+                console_fd = msg.fds[0]
+                for extra in msg.fds[1:]:
+                    os.close(extra)
+            elif msg.type == sync.READY:
+                return Created(pid=pid, console_fd=console_fd)
+            elif msg.type == sync.ERROR:
+                raise CreateError(msg.fields.get("message", "unknown error"))
+            else:
+                raise CreateError(f"unexpected message {msg.type} from the container's init")
+    except BaseException as e:
+        if pid:
+            _reap_or_kill(pid)
+        if console_fd is not None:
+            os.close(console_fd)
+        if isinstance(e, sync.SyncError):
+            raise CreateError(str(e)) from None
+        raise
+    finally:
+        parent_sock.close()
+        with contextlib.suppress(OSError):
+            child_sock.close()
+
+
 def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, int] | None = None,
            pid_file: str | None = None, timeout: float = 60.0,
            on_forked: Callable[[int], None] | None = None) -> Created:
@@ -90,9 +136,7 @@ def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, 
         raise Conflict(f"container with id exists: {container_id}") from None
 
     cg = None
-    pid = 0
-    console_fd: int | None = None
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    created: Created | None = None
     fifo_fd = -1
     try:
         fifo = os.path.join(sdir, lifecycle.FIFO_NAME)
@@ -102,59 +146,36 @@ def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, 
             from dockyard.runtime.cgroups import open_cgroup
             cg = open_cgroup(spec.linux.cgroups_path)
             cg.create(spec.linux.resources or None)
-        ctx = ChildContext(spec=spec, bundle=bundle, rootfs=rootfs, sock=child_sock, fifo_fd=fifo_fd,
-                           ns=ns, stdio=stdio)
-        with pid_for_children(ns):
-            pid = os.fork()
-            if pid == 0:
-                parent_sock.close()
-                child_main(ctx)
-        child_sock.close()
-        if cg is not None:
-            cg.add_process(pid)
-        sync.send(parent_sock, sync.GO)
-        if on_forked is not None:
-            on_forked(pid)
-        while True:
-            msg = sync.recv(parent_sock, timeout)
-            if msg.type == sync.CONSOLE and msg.fds:
-                console_fd = msg.fds[0]
-                for extra in msg.fds[1:]:
-                    os.close(extra)
-            elif msg.type == sync.READY:
-                break
-            elif msg.type == sync.ERROR:
-                raise CreateError(msg.fields.get("message", "unknown error"))
-            else:
-                raise CreateError(f"unexpected message {msg.type} from the container's init")
-        started = lifecycle.proc_start_time(pid)
+        ctx = ChildContext(spec=spec, bundle=bundle, rootfs=rootfs, sock=None,  # type: ignore[arg-type]
+                           fifo_fd=fifo_fd, ns=ns, stdio=stdio)
+        created = _launch(ctx, cg, timeout, on_forked)
+        started = lifecycle.proc_start_time(created.pid)
         if started is None:
             raise CreateError("container init exited before it was ready")
         lifecycle.ContainerState(
-            id=container_id, pid=pid, start_time=started[0], bundle=bundle, rootfs=rootfs,
+            id=container_id, pid=created.pid, start_time=started[0], bundle=bundle, rootfs=rootfs,
             created=_now(), cgroups_path=spec.linux.cgroups_path, annotations=spec.annotations,
         ).save(root)
         if pid_file:
-            tmp = pid_file + ".tmp"
-            with open(tmp, "w") as f:
-                f.write(str(pid))
-            os.replace(tmp, pid_file)
-        return Created(pid=pid, console_fd=console_fd)
-    except BaseException as e:
-        if pid:
-            _reap_or_kill(pid)
-        if console_fd is not None:
-            os.close(console_fd)
+            _write_pid_file(pid_file, created.pid)
+        return created
+    except BaseException:
+        if created is not None:
+            _reap_or_kill(created.pid)
+            if created.console_fd is not None:
+                os.close(created.console_fd)
         if cg is not None:
             with contextlib.suppress(OSError):
                 lifecycle.remove_cgroup(cg)
         shutil.rmtree(sdir, ignore_errors=True)
-        if isinstance(e, sync.SyncError):
-            raise CreateError(str(e)) from None
         raise
     finally:
-        parent_sock.close()
-        with contextlib.suppress(OSError):
-            child_sock.close()
         if fifo_fd >= 0:
             os.close(fifo_fd)
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.replace(tmp, path)

@@ -1,0 +1,91 @@
+"""Run one more process inside a running container (`runc exec`, `docker exec`).
+
+The new process is forked straight into the container's pid namespace,
+placed in its cgroup, then ``setns`` into each namespace the container's init
+has of its own (opened by /proc/<pid>/ns/* before the fork, after checking the
+init's start time against pid reuse).  It then runs the exec steps of
+``init.py`` (session, console, rlimits, user, capabilities, cwd, look up
+args[0]) and execs at once: there is no start gate.  Same sync protocol as
+create (``sync.py``), minus the gate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+from dockyard.errors import InvalidState
+from dockyard.oci.runtime_spec import Process, Spec
+from dockyard.runtime import lifecycle
+from dockyard.runtime import syscalls as sc
+from dockyard.runtime.init import EXEC_STEPS, ChildContext
+from dockyard.runtime.namespaces import NsPlan
+from dockyard.runtime.spawn import Created, _launch
+
+__all__ = ["exec_process", "JOIN_ORDER"]
+
+# setns order (nsenter's): the mount namespace late, since it changes what /proc means.
+JOIN_ORDER: tuple[tuple[str, int], ...] = (
+    ("cgroup", sc.CLONE_NEWCGROUP), ("ipc", sc.CLONE_NEWIPC), ("uts", sc.CLONE_NEWUTS),
+    ("net", sc.CLONE_NEWNET), ("mnt", sc.CLONE_NEWNS),
+)
+
+
+def _open_namespaces(pid: int) -> tuple[list[tuple[int, int]], str]:
+    """fds of the init's namespaces that differ from ours, and its pid namespace path (or "")."""
+    fds: list[tuple[int, int]] = []
+    try:
+        for name, flag in JOIN_ORDER:
+            theirs = f"/proc/{pid}/ns/{name}"
+            if os.stat(theirs).st_ino == os.stat(f"/proc/self/ns/{name}").st_ino:
+                continue
+            fds.append((os.open(theirs, os.O_RDONLY | os.O_CLOEXEC), flag))
+        pid_ns = f"/proc/{pid}/ns/pid"
+        same = os.stat(pid_ns).st_ino == os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        for fd, _ in fds:
+            os.close(fd)
+        raise InvalidState("container is not running") from None
+    return fds, "" if same else pid_ns
+
+
+def exec_process(root: str, container_id: str, process: Process | dict[str, Any], *,
+                 stdio: tuple[int, int, int] | None = None, timeout: float = 60.0,
+                 on_forked: Callable[[int], None] | None = None) -> Created:
+    """Start `process` in the running container; returns once it has exec'd (or raises CreateError).
+
+    The caller is the new process's parent and must reap it.  With
+    process.terminal the pty (from the container's devpts) master is returned.
+    """
+    if isinstance(process, dict):
+        process = Process.from_dict(process)
+    st, status = lifecycle.observe(root, container_id)
+    if status is not lifecycle.Status.RUNNING:
+        raise InvalidState(f"cannot exec in a {status.value} container")
+    fds, pid_ns = _open_namespaces(st.pid)
+    try:
+        seen = lifecycle.proc_start_time(st.pid)
+        if seen is None or seen[0] != st.start_time:  # the init died and its pid was reused
+            raise InvalidState("container is not running")
+        cg = None
+        if st.cgroups_path:
+            from dockyard.runtime.cgroups import open_cgroup
+            cg = open_cgroup(st.cgroups_path)
+        spec = Spec(process=process)
+        ns = NsPlan(joins=(), unshare_flags=0, kinds=frozenset(), pid=pid_ns)
+
+        def enter() -> None:
+            for fd, flag in fds:
+                sc.setns(fd, flag)
+                os.close(fd)
+
+        ctx = ChildContext(spec=spec, bundle=st.bundle, rootfs="/", sock=None,  # type: ignore[arg-type]
+                           fifo_fd=-1, ns=ns, stdio=stdio, is_exec=True,
+                           keep_fds=tuple(fd for fd, _ in fds))
+        return _launch(ctx, cg, timeout, on_forked, EXEC_STEPS, enter)
+    finally:
+        for fd, _ in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
