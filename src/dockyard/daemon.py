@@ -100,6 +100,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     paths.ensure()
     db = Database(paths.db)
     images = ImageService(paths, db)
+    images.recover()   # finish or roll back what a crash interrupted
     containers = ContainerService(paths, ContainerStore(db), images, zygote,
                                   cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime)
     await containers.restore()

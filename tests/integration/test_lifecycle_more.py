@@ -42,7 +42,7 @@ def test_kill_with_signal_restart_and_wait(cli):
 
 
 def test_ps_filters_and_size(cli, daemon):
-    cli("run", "--name", "done1", "busybox", "sh", "-c", "echo x > /file; exit 2")
+    assert cli("run", "--name", "done1", "busybox", "sh", "-c", "echo x > /file; exit 2", check=False).returncode == 2
     cli("run", "-d", "--name", "live1", "busybox", "sleep", "300")
     try:
         exited = cli("ps", "-a", "--filter", "status=exited", "--format", "{{.Names}}").stdout_text.split()

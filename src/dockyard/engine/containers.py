@@ -85,6 +85,9 @@ class ContainerService:
     def users_of_image(self, image_id: str) -> list[str]:
         return [c.id for c in self.store.users_of_image(image_id)]
 
+    def running_users_of_image(self, image_id: str) -> list[str]:
+        return [c.id for c in self.store.users_of_image(image_id) if c.state.status.is_running]
+
     def _lock(self, cid: str) -> asyncio.Lock:
         return self._locks.setdefault(cid, asyncio.Lock())
 
@@ -325,6 +328,8 @@ class ContainerService:
         await asyncio.get_running_loop().run_in_executor(None, self._remove_files, c.id)
         self.store.delete(c.id)
         self._locks.pop(c.id, None)
+        # layers kept alive only for this container (its image was force-removed) can go now
+        await asyncio.get_running_loop().run_in_executor(None, self.images.gc)
         self._emit("container", "destroy", c)
         self._resolve(self._remove_waiters, c.id, WaitResult(c.state.exit_code))
         self._resolve(self._exit_waiters, c.id, WaitResult(c.state.exit_code))

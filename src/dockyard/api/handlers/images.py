@@ -101,13 +101,15 @@ class ImageHandlers:
 
     async def remove(self, req: Request) -> Response:
         result = self.images.remove(req.params["name"], force=req.flag("force"),
-                                    prune=not req.flag("noprune"), users=self._users)
+                                    prune=not req.flag("noprune"), users=self._users,
+                                    running=self.containers.running_users_of_image)
         return JSONResponse(result)
 
     async def prune(self, req: Request) -> Response:
         filters = parse_filters(req.arg("filters"), {"dangling", "until", "label"})
         dangling = filters.get("dangling", ["true"])[-1].lower() not in ("false", "0")
-        deleted, reclaimed = self.images.prune(all=not dangling, filters=filters, users=self._users)
+        deleted, reclaimed = self.images.prune(all=not dangling, filters=filters, users=self._users,
+                                               running=self.containers.running_users_of_image)
         return JSONResponse({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     async def bootstrap(self, req: Request) -> Response:
