@@ -21,4 +21,5 @@ def daemon(tmp_path_factory):
         d.docker("import", "-c", 'CMD ["sh"]', str(tar), "busybox:latest")
         yield d
     finally:
-        d.stop()
+        left = d.stop()
+    assert not any(left.values()), f"the daemon left these behind: {left}"

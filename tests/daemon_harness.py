@@ -52,7 +52,8 @@ class Daemon:
         self.proc.kill()
         self.proc.wait()
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, list]:
+        """Stop the daemon as an admin would (SIGTERM), report what it left behind, then clean up."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -60,7 +61,9 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        left = self.leftovers()
         self.cleanup()
+        return left
 
     def cleanup(self) -> None:
         """Whatever is left: processes in our cgroups, mounts under our dir, the cgroups."""
@@ -112,7 +115,11 @@ class Daemon:
         return out
 
     def leftovers(self) -> dict[str, list]:
-        return {"mounts": self._mounts(), "cgroup_pids": self._cgroup_pids()}
+        shims = [p for p in self._shim_pids() if os.path.exists(f"/proc/{p}")]
+        cgroups = [str(p) for base in Path("/sys/fs/cgroup").iterdir()
+                   for p in (base / self.cgroup_parent).glob("*") if p.is_dir()]
+        return {"mounts": self._mounts(), "cgroup_pids": self._cgroup_pids(), "shims": shims,
+                "cgroups": cgroups}
 
     # -- clients
     @property
