@@ -286,3 +286,53 @@ def test_shim_survives_its_owner(shims: Shims) -> None:
         await client.kill(shim_dir, signal.SIGKILL)
         assert (await asyncio.wait_for(client.wait(shim_dir), 20)).exit_code == 137
     asyncio.run(finish())
+
+
+def _exec_proc(shims: Shims, args: list[str], **kw: Any) -> dict[str, Any]:
+    from dockyard.engine.spec import exec_process_spec
+    spec = shims.config(["sleep", "100"])
+    return exec_process_spec(spec, args=args, **kw)
+
+
+def test_exec(shims: Shims) -> None:
+    async def main() -> None:
+        d = await shims.spawn(shims.config(["sleep", "100"]))
+        await client.start(d)
+        script = "echo $X; echo err >&2; ps -o pid,args | awk '$1==1{print $2}'; id -u; exit 7"
+        proc = _exec_proc(shims, ["sh", "-c", script], env=["X=1"], user="65534")
+        pid, reader, _writer = await client.exec_start(d, "e1", proc, stdin=False, stdout=True, stderr=True)
+        assert pid > 0
+        frames = list(FrameDecoder().feed(await read_all(reader)))
+        assert b"".join(p for s, p in frames if s == 1) == b"1\nsleep\n65534\n"
+        assert b"".join(p for s, p in frames if s == 2) == b"err\n"
+        assert await client.exec_wait(d, "e1") == 7
+
+        pid, reader, writer = await client.exec_start(d, "e2", _exec_proc(shims, ["cat"]), stdin=True,
+                                                      stdout=True, stderr=True)
+        writer.write(b"via stdin\n")
+        await writer.drain()
+        writer.write_eof()
+        assert list(FrameDecoder().feed(await read_all(reader))) == [(1, b"via stdin\n")]
+        assert await client.exec_wait(d, "e2") == 0
+
+        _, reader, _ = await client.exec_start(d, "e3", _exec_proc(shims, ["sh", "-c", "tty; stty size"], tty=True),
+                                               stdin=False, stdout=True, stderr=True, console_width=90,
+                                               console_height=30)
+        out = await read_all(reader)
+        assert out.startswith(b"/dev/pts/") and out.endswith(b"\r\n30 90\r\n")
+
+        _, reader, _ = await client.exec_start(d, "e4", _exec_proc(shims, ["sleep", "100"]), stdin=False,
+                                               stdout=True, stderr=True)
+        await client.exec_kill(d, "e4", signal.SIGKILL)
+        assert await client.exec_wait(d, "e4") == 137
+
+        with pytest.raises(client.RuntimeCreateError) as err:
+            await client.exec_start(d, "e5", _exec_proc(shims, ["nosuchcmd"]), stdin=False, stdout=True,
+                                    stderr=True)
+        assert 'exec: "nosuchcmd": executable file not found in $PATH' in err.value.message
+        assert (await client.state(d))["status"] == "running"
+        await client.kill(d, signal.SIGKILL)
+        await client.wait(d)
+        with pytest.raises(client.ShimError):
+            await client.exec_start(d, "e6", _exec_proc(shims, ["true"]), stdin=False, stdout=True, stderr=True)
+    asyncio.run(main())

@@ -126,3 +126,15 @@ def test_built_spec_runs(runner: Runner, overlay: Callable[[], Path], tmp_path: 
     assert lines[0].startswith("uid=65534(nobody) gid=65534(nogroup)")
     assert lines[1:5] == ["1 spec-host", "spec-host", "spec-host", str(64 * MiB)]
     assert lines[5] == "ro"
+
+
+def test_exec_process_spec(busybox_rootfs: Path, tmp_path: Path) -> None:
+    from dockyard.engine.spec import exec_process_spec
+    container = _spec(busybox_rootfs, ["sh"], tmp_path, tty=True, env=["PATH=/bin", "A=1"])
+    p = exec_process_spec(container, args=["ls"], env=["B=2", "A=3"])
+    assert p["args"] == ["ls"] and p["terminal"] is False
+    assert p["env"] == ["PATH=/bin", "HOSTNAME=spec-host", "A=3", "B=2"]
+    assert p["user"] == {"uid": 0, "gid": 0}
+    p = exec_process_spec(container, args=["sh"], user="nobody", cwd="/tmp", tty=True, privileged=True)
+    assert (p["user"]["uid"], p["cwd"], p["terminal"]) == (65534, "/tmp", True)
+    assert "TERM=xterm" in p["env"] and "CAP_SYS_ADMIN" in p["capabilities"]["effective"]

@@ -37,7 +37,8 @@ from dockyard.oci.runtime_spec import (
 )
 from dockyard.runtime.rootfs import secure_join
 
-__all__ = ["Resources", "build_spec", "resolve_user", "tweak_capabilities", "daemon_env", "linux_resources"]
+__all__ = ["Resources", "build_spec", "exec_process_spec", "resolve_user", "tweak_capabilities", "daemon_env",
+           "linux_resources"]
 
 CPU_PERIOD = 100_000
 
@@ -306,3 +307,29 @@ def build_spec(*, rootfs: str, args: list[str], env: list[str], cwd: str, user: 
         ),
     )
     return spec.to_dict()
+
+
+def exec_process_spec(container_spec: Mapping[str, Any], *, args: Sequence[str], env: Sequence[str] = (),
+                      user: str = "", cwd: str = "", tty: bool = False, privileged: bool = False,
+                      hostname: str = "", console_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The OCI process for `docker exec`: the container's process with the exec's overrides.
+
+    Like moby: env = daemon env for the exec's tty + the container's env + the exec's env;
+    user and cwd default to the container's; privileged gets every capability.
+    container_spec is the container's config.json (its rootfs must be mounted: --user
+    names are looked up in it).
+    """
+    if not args:
+        raise InvalidArgument("No exec command specified")
+    proc = Process.from_dict(dict(container_spec["process"]))
+    # The container's TERM came from its own tty; the exec's tty decides now.
+    base = [e for e in proc.env if e != "TERM=xterm"]
+    full_env = daemon_env(base + list(env), hostname or container_spec.get("hostname", ""), tty)
+    u = resolve_user(container_spec["root"]["path"], user) if user else proc.user
+    caps = Capabilities.docker(_host_capabilities()) if privileged else proc.capabilities
+    out = Process(args=tuple(args), env=tuple(full_env), cwd=cwd or proc.cwd, user=u, terminal=tty,
+                  capabilities=caps, rlimits=proc.rlimits,
+                  no_new_privileges=proc.no_new_privileges and not privileged).to_dict()
+    if console_size:
+        out["consoleSize"] = {"height": console_size[0], "width": console_size[1]}
+    return out

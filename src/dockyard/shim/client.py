@@ -14,11 +14,12 @@ import os
 import socket
 from typing import Any
 
-from dockyard.shim.protocol import ExitStatus, ShimError, ShimGone, decode, encode
+from dockyard.shim.protocol import ExitStatus, RuntimeCreateError, ShimError, ShimGone, decode, encode
 from dockyard.shim.runtimes import BUILTIN, delete_argv
 
-__all__ = ["ExitStatus", "ShimError", "ShimGone", "start", "kill", "state", "wait", "attach", "resize",
-           "read_exit", "shim_alive", "delete", "socket_path"]
+__all__ = ["ExitStatus", "ShimError", "ShimGone", "RuntimeCreateError", "start", "kill", "state", "wait",
+           "attach", "resize", "exec_start", "exec_wait", "exec_kill", "exec_resize", "read_exit", "shim_alive",
+           "delete", "socket_path"]
 
 
 def socket_path(shim_dir: str) -> str:
@@ -105,6 +106,46 @@ async def attach(shim_dir: str, stdin: bool, stdout: bool,
 
 async def resize(shim_dir: str, w: int, h: int) -> None:
     await _ok(shim_dir, {"op": "resize", "width": int(w), "height": int(h)})
+
+
+async def exec_start(shim_dir: str, exec_id: str, process: dict[str, Any], *, stdin: bool, stdout: bool,
+                     stderr: bool, console_width: int = 0, console_height: int = 0,
+                     ) -> tuple[int, asyncio.StreamReader, asyncio.StreamWriter]:
+    """Run `process` (OCI process, e.g. from engine.spec.exec_process_spec) in the running container.
+
+    Returns (host pid, reader, writer) with the same stream semantics as `attach`;
+    ``writer.write_eof()`` closes the process's stdin.  RuntimeCreateError when the
+    runtime refuses (command not found...)."""
+    reader, writer = await _connect(shim_dir, {
+        "op": "exec", "id": exec_id, "process": process, "stdin": stdin, "stdout": stdout, "stderr": stderr,
+        "console_width": console_width, "console_height": console_height})
+    line = await reader.readline()
+    if not line:
+        writer.close()
+        raise ShimGone(f"shim in {shim_dir} closed the exec connection")
+    reply = decode(line)
+    if not reply.get("ok"):
+        writer.close()
+        if reply.get("create"):
+            raise RuntimeCreateError(str(reply.get("error", "")))
+        raise ShimError(str(reply.get("error", "exec failed")))
+    return int(reply["pid"]), reader, writer
+
+
+async def exec_wait(shim_dir: str, exec_id: str) -> int:
+    """Exit code of the exec once it exited and its output is drained."""
+    reply = await _call(shim_dir, {"op": "exec_wait", "id": exec_id})
+    if "exit_code" not in reply:
+        raise ShimError(str(reply.get("error", "exec_wait failed")))
+    return int(reply["exit_code"])
+
+
+async def exec_kill(shim_dir: str, exec_id: str, sig: int) -> None:
+    await _ok(shim_dir, {"op": "kill", "id": exec_id, "signal": int(sig)})
+
+
+async def exec_resize(shim_dir: str, exec_id: str, w: int, h: int) -> None:
+    await _ok(shim_dir, {"op": "resize", "id": exec_id, "width": int(w), "height": int(h)})
 
 
 def shim_alive(shim_dir: str) -> bool:

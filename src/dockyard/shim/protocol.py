@@ -16,9 +16,18 @@ request                                            reply
 ``{"op":"attach","stdin":B,"stdout":B,"stderr":B}``  ``{"ok":true}``, then a raw byte stream (below)
 ``{"op":"resize","width":W,"height":H}``           ``{"ok":true}`` | error (tty only)
 ``{"op":"shutdown"}``                              ``{"ok":true}``; an exited shim leaves at once
+``{"op":"exec","id":X,"process":{OCI process},``    ``{"ok":true,"pid":N}`` then a raw stream as for
+``"stdin":B,"stdout":B,"stderr":B,``                attach, for that process; or ``{"ok":false,``
+``"console_width":W,"console_height":H}``           ``"error":..,"create":true}`` if the runtime refused
+``{"op":"exec_wait","id":X}``                      ``{"exit_code":N}`` once X exited and is drained
 =================================================  ==================================================
 
-After the reply the shim closes the connection, except for ``attach``:
+``kill`` and ``resize`` take an optional ``"id"``: they then act on exec X.
+An exec's stdin is closed at the client's EOF (half-close); its stream closes
+once it exited and its output is drained.  The process keeps running if the
+client goes away.
+
+After the reply the shim closes the connection, except for ``attach`` and ``exec``:
 
 * shim → client: the container's output.  Without a tty, Docker's multiplexed
   frames: an 8-byte header ``[stream, 0, 0, 0, len (uint32 big-endian)]``
@@ -51,7 +60,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 __all__ = [
-    "ShimError", "ShimGone", "STDIN", "STDOUT", "STDERR", "MAX_REQUEST", "ExitStatus", "encode", "decode", "frame", "FrameDecoder",
+    "ShimError", "ShimGone", "RuntimeCreateError", "STDIN", "STDOUT", "STDERR", "MAX_REQUEST", "ExitStatus", "encode", "decode", "frame", "FrameDecoder",
     "rfc3339nano", "exit_code_from_status",
 ]
 
@@ -66,6 +75,15 @@ class ShimError(Exception):
 
 class ShimGone(ShimError):
     """No shim answers on shim.sock (it exited, or was killed)."""
+
+
+class RuntimeCreateError(Exception):
+    """The runtime refused to create the container or exec the process; .message is its text
+    (exec lookup errors included: 'exec: "x": executable file not found in $PATH')."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True)

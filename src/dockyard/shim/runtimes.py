@@ -14,6 +14,7 @@ import socket
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from dockyard.runtime import lifecycle, spawn
 
@@ -22,8 +23,8 @@ __all__ = ["BUILTIN", "CreateFailed", "Created", "ShimRuntime", "BuiltinRuntime"
 
 BUILTIN = "dockyard"
 
-# async runner the shim provides for external binaries: argv → exit code
-Runner = Callable[[list[str]], Awaitable[int]]
+# async runner the shim provides for external binaries: (argv, stdio fds or None) → exit code
+Runner = Callable[..., Awaitable[int]]
 OnForked = Callable[[int], None] | None
 
 
@@ -51,6 +52,11 @@ class ShimRuntime:
     async def start(self, run: Runner) -> None:
         raise NotImplementedError
 
+    async def exec(self, exec_id: str, process: dict[str, Any], stdio: tuple[int, int, int], tty: bool,
+                   run: Runner) -> Created:
+        """Start one more process in the running container (CreateFailed if the runtime refuses)."""
+        raise NotImplementedError
+
 
 class BuiltinRuntime(ShimRuntime):
     def __init__(self, container_id: str, bundle: str, root: str) -> None:
@@ -70,6 +76,17 @@ class BuiltinRuntime(ShimRuntime):
 
     async def start(self, run: Runner) -> None:
         lifecycle.start(self.root, self.id)
+
+    async def exec(self, exec_id: str, process: dict[str, Any], stdio: tuple[int, int, int], tty: bool,
+                   run: Runner) -> Created:
+        from dockyard.runtime.exec import exec_process
+        try:
+            c = exec_process(self.root, self.id, process, stdio=stdio)
+        except spawn.CreateError as e:
+            raise CreateFailed(e.message) from None
+        except Exception as e:  # noqa: BLE001
+            raise CreateFailed(str(e)) from None
+        return Created(c.pid, c.console_fd)
 
 
 def runtime_argv(binary: str, root: str, log: str) -> list[str]:
@@ -97,6 +114,29 @@ def last_runtime_error(log_path: str) -> str:
     return msg
 
 
+def _console_listener(path: str) -> socket.socket:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(1)
+    return sock
+
+
+def _receive_console(listener: socket.socket) -> int:
+    """The pty master the runtime sent to its --console-socket (already queued by now)."""
+    listener.settimeout(10)
+    try:
+        conn, _ = listener.accept()
+        with conn:
+            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+    except OSError as e:
+        raise CreateFailed(f"receiving the console from the runtime: {e}") from None
+    if not fds:
+        raise CreateFailed("the runtime sent no console")
+    return fds[0]
+
+
 class ExternalRuntime(ShimRuntime):
     """runc, crun or anything speaking runc's command line."""
 
@@ -105,6 +145,7 @@ class ExternalRuntime(ShimRuntime):
         self.log = os.path.join(shim_dir, "runtime.log")
         self.pid_file = os.path.join(shim_dir, "init.pid")
         self.console_path = os.path.join(shim_dir, "console.sock")
+        self.shim_dir = shim_dir
 
     def _argv(self, *args: str) -> list[str]:
         return runtime_argv(self.binary, self.root, self.log) + list(args)
@@ -116,11 +157,7 @@ class ExternalRuntime(ShimRuntime):
         console: socket.socket | None = None
         args = ["create", "--bundle", self.bundle, "--pid-file", self.pid_file]
         if tty:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.console_path)
-            console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            console.bind(self.console_path)
-            console.listen(1)
+            console = _console_listener(self.console_path)
             args += ["--console-socket", self.console_path]
         try:
             try:
@@ -132,15 +169,7 @@ class ExternalRuntime(ShimRuntime):
                 raise CreateFailed(last_runtime_error(self.log) or f"{self.binary} create failed")
             with open(self.pid_file) as f:
                 pid = int(f.read().strip())
-            console_fd = None
-            if console is not None:
-                console.settimeout(10)
-                conn, _ = console.accept()
-                with conn:
-                    _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
-                if not fds:
-                    raise CreateFailed("the runtime sent no console")
-                console_fd = fds[0]
+            console_fd = _receive_console(console) if console is not None else None
             if on_forked is not None:
                 on_forked(pid)
             return Created(pid, console_fd)
@@ -154,6 +183,29 @@ class ExternalRuntime(ShimRuntime):
         code = await run(self._argv("start", self.id))
         if code != 0:
             raise RuntimeError(last_runtime_error(self.log) or f"{self.binary} start failed")
+
+    async def exec(self, exec_id: str, process: dict[str, Any], stdio: tuple[int, int, int], tty: bool,
+                   run: Runner) -> Created:
+        base = os.path.join(self.shim_dir, f"exec-{exec_id}")
+        with open(base + ".json", "w") as f:
+            json.dump(process, f)
+        args = ["exec", "--detach", "--process", base + ".json", "--pid-file", base + ".pid"]
+        console = None
+        if tty:
+            console = _console_listener(base + ".sock")
+            args += ["--console-socket", base + ".sock"]
+        try:
+            if await run(self._argv(*args, self.id), stdio) != 0:
+                raise CreateFailed(last_runtime_error(self.log) or f"{self.binary} exec failed")
+            with open(base + ".pid") as f:
+                pid = int(f.read().strip())
+            return Created(pid, _receive_console(console) if console is not None else None)
+        finally:
+            if console is not None:
+                console.close()
+            for ext in (".json", ".pid", ".sock"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(base + ext)
 
 
 def make_runtime(runtime: str, container_id: str, bundle: str, shim_dir: str) -> ShimRuntime:

@@ -17,24 +17,21 @@ import signal
 import socket
 import struct
 import termios
-import time
 from typing import TYPE_CHECKING, Any
 
 from dockyard.runtime import syscalls as sc
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
+from dockyard.shim.procio import ProcIO
 from dockyard.shim.runtimes import CreateFailed, ShimRuntime, make_runtime
 
 if TYPE_CHECKING:
     from dockyard.shim.zygote import ShimRequest
 
-__all__ = ["LINGER", "DRAIN_TIMEOUT", "CLIENT_BUFFER", "Shim", "run_shim", "write_atomic"]
+__all__ = ["LINGER", "Shim", "run_shim", "write_atomic"]
 
 LINGER = 5.0            # seconds an exited shim keeps answering late clients
-DRAIN_TIMEOUT = 10.0    # after exit, give up on output still held open by an escaped process
-CLIENT_BUFFER = 4 << 20  # per attach client; beyond it output to that client is dropped
-STDIN_BUFFER = 1 << 20
-_STREAM_NAMES = {proto.STDOUT: "stdout", proto.STDERR: "stderr"}
+_UNCLAIMED_MAX = 256    # exit statuses of children not (yet) known, e.g. an exec whose pid runc reports later
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -44,112 +41,42 @@ def write_atomic(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-class _Stdin:
-    """Non-blocking writer to the container's stdin with a bounded buffer (backpressure to the client)."""
-
-    def __init__(self, fd: int, owns_fd: bool) -> None:
-        self.fd, self.owns_fd = fd, owns_fd
-        self.buf = bytearray()
-        self.closed = False
-        self._close_when_empty = False
-        self._drained: asyncio.Future[None] | None = None
-        self._loop = asyncio.get_running_loop()
-        os.set_blocking(fd, False)
-
-    async def write(self, data: bytes) -> None:
-        if self.closed:
-            return
-        self.buf += data
-        self._flush()
-        while len(self.buf) > STDIN_BUFFER and not self.closed:
-            self._drained = self._loop.create_future()
-            await self._drained
-
-    def _flush(self) -> None:
-        try:
-            while self.buf:
-                n = os.write(self.fd, self.buf)
-                del self.buf[:n]
-        except BlockingIOError:
-            self._loop.add_writer(self.fd, self._flush)
-            return
-        except OSError:
-            self.buf.clear()
-            self._finish()
-            return
-        self._loop.remove_writer(self.fd)
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-        if self._close_when_empty:
-            self._finish()
-
-    def close(self) -> None:
-        if self.buf:
-            self._close_when_empty = True
-        else:
-            self._finish()
-
-    def _finish(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._loop.remove_writer(self.fd)
-        if self.owns_fd:
-            os.close(self.fd)
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-
-
-class _Client:
-    def __init__(self, writer: asyncio.StreamWriter, stdout: bool, stderr: bool, tty: bool) -> None:
-        self.writer, self.tty = writer, tty
-        self.streams = {proto.STDOUT: stdout, proto.STDERR: stderr}
-        self.dropped = 0
-
-    def send(self, stream: int, data: bytes) -> None:
-        if not self.streams.get(stream):
-            return
-        t = self.writer.transport
-        if t.is_closing():
-            return
-        if t.get_write_buffer_size() > CLIENT_BUFFER:
-            self.dropped += len(data)
-            return
-        self.writer.write(data if self.tty else proto.frame(stream, data))
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
+def _stdio(tty: bool, open_stdin: bool) -> tuple[tuple[int, int, int], list[int], dict[int, int], int | None]:
+    """Pipes for a process: (its stdio, our copies of its ends to close, outputs fd→stream, stdin writer)."""
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    if tty:
+        return (null, null, null), [null], {}, None
+    stdin_r, stdin_w = (os.pipe() if open_stdin else (null, None))
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ends = [out_w, err_w, null] + ([stdin_r] if stdin_r != null else [])
+    return (stdin_r, out_w, err_w), ends, {out_r: proto.STDOUT, err_r: proto.STDERR}, stdin_w
 
 
 class Shim:
     def __init__(self, req: ShimRequest, runtime: ShimRuntime, pid: int, console_fd: int | None,
                  stdin_fd: int | None, outputs: dict[int, int], cgroups_path: str) -> None:
         self.req, self.runtime, self.pid = req, runtime, pid
-        self.console_fd = console_fd
         self.status = "created"
         self.exit: proto.ExitStatus | None = None
-        self._stdin_fd = stdin_fd
-        self._outputs = dict(outputs)   # fd → stream number
+        self._init_io = (console_fd, stdin_fd, dict(outputs))
         self._cgroups_path = cgroups_path
-        self._exit_code: int | None = None
-        self._finished_ns = 0
-        self._waiters: list[asyncio.Future[proto.ExitStatus]] = []
-        self._clients: set[_Client] = set()
         self._children: dict[int, asyncio.Future[int]] = {}
-        self._log = JsonFileLog(req.log_path) if req.log_path and req.log_driver != "none" else None
+        self._procs: dict[int, ProcIO] = {}       # pid → supervised process (init and execs)
+        self._execs: dict[str, ProcIO] = {}
+        self._unclaimed: dict[int, int] = {}
         self._starting = False
 
     # -- lifecycle --------------------------------------------------------------------------
     async def serve(self, listener: socket.socket) -> None:
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[None] = self._loop.create_future()
-        self.stdin = _Stdin(self._stdin_fd, owns_fd=self._stdin_fd != self.console_fd) \
-            if self._stdin_fd is not None else None
+        console_fd, stdin_fd, outputs = self._init_io
+        log = JsonFileLog(self.req.log_path) if self.req.log_path and self.req.log_driver != "none" else None
+        self.main = ProcIO(self.pid, outputs=outputs, stdin_fd=stdin_fd, console_fd=console_fd,
+                           tty=self.req.tty, log=log, on_done=self._container_done)
+        self._procs[self.pid] = self.main
         self._loop.add_signal_handler(signal.SIGCHLD, self._reap)
-        for fd, stream in self._outputs.items():
-            os.set_blocking(fd, False)
-            self._loop.add_reader(fd, self._on_output, fd, stream)
         self._reap()  # the init may have exited before the handler existed
         server = await asyncio.start_unix_server(self._handle, sock=listener, limit=proto.MAX_REQUEST)
         try:
@@ -165,88 +92,57 @@ class Shim:
                 return
             if pid == 0:
                 return
-            if pid == self.pid and self._exit_code is None:
-                self._on_exit(status)
             fut = self._children.pop(pid, None)
-            if fut is not None and not fut.done():
-                fut.set_result(os.waitstatus_to_exitcode(status))
+            proc = self._procs.pop(pid, None)
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result(os.waitstatus_to_exitcode(status))
+            elif proc is not None:
+                self._on_exit(proc, proto.exit_code_from_status(status))
+            else:
+                if len(self._unclaimed) >= _UNCLAIMED_MAX:
+                    self._unclaimed.pop(next(iter(self._unclaimed)))
+                self._unclaimed[pid] = proto.exit_code_from_status(status)
 
-    def _on_exit(self, status: int) -> None:
-        self._exit_code = proto.exit_code_from_status(status)
-        self._finished_ns = time.time_ns()
-        self.status = "stopped"
-        if self.stdin is not None and self.console_fd is None:
-            self.stdin.close()
-        self._loop.call_later(DRAIN_TIMEOUT, self._force_drain)
-        self._maybe_finish()
+    def _on_exit(self, proc: ProcIO, code: int) -> None:
+        if proc is self.main:
+            self.status = "stopped"
+        proc.on_exit(code)
 
-    def _on_output(self, fd: int, stream: int) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        except OSError:  # EIO: every pty slave is closed
-            data = b""
-        if not data:
-            self._close_output(fd)
-            self._maybe_finish()
-            return
-        if self._log is not None:
-            self._log.write(_STREAM_NAMES[stream], data)
-        for c in list(self._clients):
-            c.send(stream, data)
-
-    def _close_output(self, fd: int) -> None:
-        self._loop.remove_reader(fd)
-        self._outputs.pop(fd, None)
-        if fd != self.console_fd:
-            os.close(fd)
-
-    def _force_drain(self) -> None:
-        for fd in list(self._outputs):
-            self._close_output(fd)
-        self._maybe_finish()
-
-    def _maybe_finish(self) -> None:
-        if self.exit is not None or self._exit_code is None or self._outputs:
-            return
-        if self._log is not None:
-            self._log.close()
+    def _container_done(self, io: ProcIO) -> None:
         oom = False
         if self._cgroups_path:
             with contextlib.suppress(Exception):
                 from dockyard.runtime.cgroups import open_cgroup
                 oom = open_cgroup(self._cgroups_path).oom_kill_count() > 0
-        self.exit = proto.ExitStatus(self._exit_code, oom, proto.rfc3339nano(self._finished_ns))
+        assert io.exit_code is not None
+        self.exit = proto.ExitStatus(io.exit_code, oom, proto.rfc3339nano(io.finished_ns))
         write_atomic(os.path.join(self.req.shim_dir, "exit.json"), json.dumps(self.exit.to_dict()).encode())
-        for w in self._waiters:
-            if not w.done():
-                w.set_result(self.exit)
-        for c in self._clients:
-            c.close()
-        self._clients.clear()
-        if self.stdin is not None:
-            self.stdin.close()
-        if self.console_fd is not None:
-            os.close(self.console_fd)
-            self.console_fd = None
         self._loop.call_later(LINGER, self._leave)
 
     def _leave(self) -> None:
         if not self._done.done():
             self._done.set_result(None)
 
-    # -- external commands (runc start) ------------------------------------------------------
-    async def run(self, argv: list[str]) -> int:
+    def _track(self, pid: int, proc: ProcIO) -> None:
+        if pid in self._unclaimed:  # it exited (and was reaped) before we knew its pid
+            self._on_exit(proc, self._unclaimed.pop(pid))
+        else:
+            self._procs[pid] = proc
+
+    # -- external commands (runc start/exec) -------------------------------------------------
+    async def run(self, argv: list[str], stdio: tuple[int, int, int] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
-            acts = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
-                    (os.POSIX_SPAWN_DUP2, devnull, 2)]
+            fds = stdio or (devnull, devnull, devnull)
+            acts = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
             pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=acts, setsigdef=(signal.SIGPIPE,))
         finally:
             os.close(devnull)
         fut: asyncio.Future[int] = self._loop.create_future()
         self._children[pid] = fut
+        if pid in self._unclaimed:
+            fut.set_result(self._unclaimed.pop(pid))
         self._reap()
         return await fut
 
@@ -259,8 +155,8 @@ class Shim:
                 return
             req = proto.decode(line)
             op = req.get("op")
-            if op == "attach":
-                keep = await self._attach(req, reader, writer)
+            if op in ("attach", "exec"):
+                keep = await (self._attach if op == "attach" else self._exec)(req, reader, writer)
                 return
             handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
             reply = await handler(req) if handler else {"ok": False, "error": f"unknown op {op!r}"}
@@ -276,6 +172,15 @@ class Shim:
             if not keep:
                 with contextlib.suppress(Exception):
                     writer.close()
+
+    def _proc(self, req: dict[str, Any]) -> ProcIO:
+        """The container's init, or the exec named by req["id"]."""
+        if "id" not in req:
+            return self.main
+        try:
+            return self._execs[str(req["id"])]
+        except KeyError:
+            raise ValueError(f"no such exec: {req['id']}") from None
 
     async def _op_start(self, req: dict[str, Any]) -> dict[str, Any]:
         if self.status != "created" or self._starting:
@@ -293,31 +198,35 @@ class Shim:
 
     async def _op_kill(self, req: dict[str, Any]) -> dict[str, Any]:
         sig = int(req.get("signal", signal.SIGTERM))
-        if self._exit_code is not None:
-            return {"ok": False, "error": "container is not running"}
-        if req.get("all") and self._cgroups_path:
+        proc = self._proc(req)
+        if proc.exit_code is not None:
+            return {"ok": False, "error": "container is not running" if proc is self.main
+                    else "process already finished"}
+        if req.get("all") and proc is self.main and self._cgroups_path:
             from dockyard.runtime.cgroups import open_cgroup
             open_cgroup(self._cgroups_path).kill_all(sig)
         else:
-            os.kill(self.pid, sig)  # safe from pid reuse: we reap it, it cannot be recycled before
+            os.kill(proc.pid, sig)  # safe from pid reuse: we reap it, so it cannot be recycled before
         return {"ok": True}
 
     async def _op_state(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"pid": self.pid, "status": self.status}
 
     async def _op_wait(self, req: dict[str, Any]) -> dict[str, Any]:
-        if self.exit is None:
-            fut: asyncio.Future[proto.ExitStatus] = self._loop.create_future()
-            self._waiters.append(fut)
-            await fut
+        await self.main.wait_done()
         assert self.exit is not None
         return self.exit.to_dict()
 
+    async def _op_exec_wait(self, req: dict[str, Any]) -> dict[str, Any]:
+        proc = self._proc(req)
+        await proc.wait_done()
+        return {"exit_code": proc.exit_code}
+
     async def _op_resize(self, req: dict[str, Any]) -> dict[str, Any]:
-        if self.console_fd is None:
-            return {"ok": False, "error": "container has no tty"}
-        w, h = int(req.get("width", 0)), int(req.get("height", 0))
-        fcntl.ioctl(self.console_fd, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+        proc = self._proc(req)
+        if proc.console_fd is None:
+            return {"ok": False, "error": "the process has no tty"}
+        proc.resize(int(req.get("width", 0)), int(req.get("height", 0)))
         return {"ok": True}
 
     async def _op_shutdown(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -328,27 +237,43 @@ class Shim:
     async def _attach(self, req: dict[str, Any], reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> bool:
         writer.write(proto.encode({"ok": True}))
-        if self.exit is not None:
-            await writer.drain()
-            return False
-        client = _Client(writer, bool(req.get("stdout")), bool(req.get("stderr")), self.req.tty)
-        self._clients.add(client)
-        want_stdin = bool(req.get("stdin")) and self.stdin is not None
+        return await self.main.serve_stream(reader, writer, stdin=bool(req.get("stdin")),
+                                            stdout=bool(req.get("stdout")), stderr=bool(req.get("stderr")),
+                                            stdin_once=self.req.stdin_once)
+
+    async def _exec(self, req: dict[str, Any], reader: asyncio.StreamReader,
+                    writer: asyncio.StreamWriter) -> bool:
+        exec_id = str(req.get("id", ""))
+        if not exec_id or exec_id in self._execs:
+            raise ValueError(f"exec id {exec_id!r} is empty or in use")
+        if self.status != "running":
+            raise ValueError(f"container is {self.status}, not running")
+        process = req.get("process")
+        if not isinstance(process, dict):
+            raise ValueError("exec needs an OCI process object")
+        tty = bool(process.get("terminal"))
+        stdio, ends, outputs, stdin_w = _stdio(tty, bool(req.get("stdin")))
         try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                if want_stdin and self.stdin is not None:
-                    await self.stdin.write(data)
-        except ConnectionError:
-            pass
-        if want_stdin and self.req.stdin_once and self.stdin is not None and self.console_fd is None:
-            self.stdin.close()
-        if writer.transport.is_closing():
-            self._clients.discard(client)
+            created = await self.runtime.exec(exec_id, process, stdio, tty, self.run)
+        except CreateFailed as e:
+            writer.write(proto.encode({"ok": False, "error": e.message, "create": True}))
             return False
-        return True  # half-closed: keep sending output until the container exits
+        finally:
+            for fd in ends:
+                os.close(fd)
+        if created.console_fd is not None:
+            outputs = {created.console_fd: proto.STDOUT}
+            stdin_w = created.console_fd if req.get("stdin") else None
+        io = ProcIO(created.pid, outputs=outputs, stdin_fd=stdin_w, console_fd=created.console_fd, tty=tty)
+        self._execs[exec_id] = io
+        self._track(created.pid, io)
+        if created.console_fd is not None and req.get("console_width") and req.get("console_height"):
+            with contextlib.suppress(OSError):
+                io.resize(int(req["console_width"]), int(req["console_height"]))
+        writer.write(proto.encode({"ok": True, "pid": created.pid}))
+        return await io.serve_stream(reader, writer, stdin=bool(req.get("stdin")),
+                                     stdout=bool(req.get("stdout")), stderr=bool(req.get("stderr")),
+                                     stdin_once=True)
 
 
 # -- process setup -------------------------------------------------------------------------------
@@ -412,22 +337,7 @@ def run_shim(req: ShimRequest, result_fd: int) -> None:
         ready["listener"] = _listen(sock_path)
         ready["ino"] = os.stat(sock_path).st_ino
 
-    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-    outputs: dict[int, int] = {}
-    stdin_w: int | None = None
-    child_ends: list[int] = []
-    if req.tty:
-        stdio = (null, null, null)
-    else:
-        stdin_r = null
-        if req.open_stdin:
-            stdin_r, stdin_w = os.pipe()
-            child_ends.append(stdin_r)
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        child_ends += [out_w, err_w]
-        outputs = {out_r: proto.STDOUT, err_r: proto.STDERR}
-        stdio = (stdin_r, out_w, err_w)
+    stdio, child_ends, outputs, stdin_w = _stdio(req.tty, req.open_stdin)
     try:
         created = runtime.create(stdio, req.tty, meanwhile)
     except Exception as e:  # noqa: BLE001 - reported, then this process ends
@@ -441,7 +351,7 @@ def run_shim(req: ShimRequest, result_fd: int) -> None:
             _report(result_fd, {"ok": False, "error": f"shim: {e}"})
         return
     finally:
-        for fd in child_ends + [null]:
+        for fd in child_ends:
             os.close(fd)
     if created.console_fd is not None:
         outputs = {created.console_fd: proto.STDOUT}

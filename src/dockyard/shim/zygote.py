@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 import dockyard.runtime.cgroups  # noqa: F401
 import dockyard.runtime.spawn  # noqa: F401
 from dockyard.shim import protocol as proto
-from dockyard.shim.protocol import ShimError
+from dockyard.shim.protocol import RuntimeCreateError, ShimError
 from dockyard.shim.server import run_shim
 
 __all__ = ["ShimRequest", "ShimSpawned", "RuntimeCreateError", "ShimError", "Zygote"]
@@ -61,14 +61,6 @@ class ShimRequest:
 class ShimSpawned:
     shim_pid: int
     container_pid: int    # host pid of the container's init
-
-
-class RuntimeCreateError(Exception):
-    """The runtime refused to create the container; .message is its text (exec errors included)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _close_fds_except(keep: int) -> None:
