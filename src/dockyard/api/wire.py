@@ -11,6 +11,7 @@ from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.engine.container_store import Container
 from dockyard.engine.timeutil import rfc3339_to_epoch
 from dockyard.store.paths import Paths
+from dockyard.units import container_status
 
 __all__ = [
     "container_inspect", "container_summary", "image_inspect", "image_summary", "history_entry",
@@ -23,53 +24,10 @@ _MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/lat
 _READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
-def _ago(seconds: float) -> str:
-    """Docker's units.HumanDuration: 'Less than a second', '3 seconds', 'About a minute', ..."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = round(s / 3600)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
-
-
 def status_text(c: Container, now: float | None = None) -> str:
-    now = time.time() if now is None else now
     st = c.state
-    if st.status.value == "running":
-        return f"Up {_ago(now - rfc3339_to_epoch(st.started_at))}"
-    if st.status.value == "paused":
-        return f"Up {_ago(now - rfc3339_to_epoch(st.started_at))} (Paused)"
-    if st.status.value == "restarting":
-        return f"Restarting ({st.exit_code}) {_ago(now - rfc3339_to_epoch(st.finished_at))} ago"
-    if st.status.value == "exited":
-        finished = rfc3339_to_epoch(st.finished_at)
-        if not finished:
-            return "Created"
-        return f"Exited ({st.exit_code}) {_ago(now - finished)} ago"
-    if st.status.value == "dead":
-        return "Dead"
-    if st.status.value == "removing":
-        return "Removal In Progress"
-    return "Created"
+    return container_status(st.status.value, rfc3339_to_epoch(st.started_at) or None,
+                            rfc3339_to_epoch(st.finished_at) or None, st.exit_code, now)
 
 
 def _state(c: Container) -> dict[str, Any]:
