@@ -17,10 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dockyard.errors import InvalidState
-from dockyard.oci.runtime_spec import Process, Spec
+from dockyard.oci.runtime_spec import Process
 from dockyard.runtime import lifecycle
 from dockyard.runtime import syscalls as sc
-from dockyard.runtime.init import EXEC_STEPS, ChildContext
 from dockyard.runtime.namespaces import NsPlan
 from dockyard.runtime.spawn import Created, _launch
 
@@ -73,18 +72,11 @@ def exec_process(root: str, container_id: str, process: Process | dict[str, Any]
         if st.cgroups_path:
             from dockyard.runtime.cgroups import open_cgroup
             cg = open_cgroup(st.cgroups_path)
-        spec = Spec(process=process)
         ns = NsPlan(joins=(), unshare_flags=0, kinds=frozenset(), pid=pid_ns)
-
-        def enter() -> None:
-            for fd, flag in fds:
-                sc.setns(fd, flag)
-                os.close(fd)
-
-        ctx = ChildContext(spec=spec, bundle=st.bundle, rootfs="/", sock=None,  # type: ignore[arg-type]
-                           fifo_fd=-1, ns=ns, stdio=stdio, is_exec=True,
-                           keep_fds=tuple(fd for fd, _ in fds))
-        return _launch(ctx, cg, timeout, on_forked, EXEC_STEPS, enter)
+        setup = {"mode": "exec", "bundle": st.bundle, "process": process.to_dict(), "stdio": stdio is not None,
+                 "ns_flags": [flag for _, flag in fds]}
+        return _launch(setup, [*(stdio or ()), *(fd for fd, _ in fds)], ns,
+                       cg.add_process if cg is not None else None, timeout, on_forked)
     finally:
         for fd, _ in fds:
             with contextlib.suppress(OSError):

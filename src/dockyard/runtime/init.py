@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import json
 import os
 import resource
 import signal
@@ -24,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from dockyard.oci.runtime_spec import DEFAULT_DEVICES, Spec
+from dockyard.oci.runtime_spec import DEFAULT_DEVICES, Process, Spec
 from dockyard.runtime import capabilities as caps_mod
 from dockyard.runtime import rootfs as rfs
 from dockyard.runtime import sync
 from dockyard.runtime import syscalls as sc
-from dockyard.runtime.namespaces import NsPlan, join_namespaces
+from dockyard.runtime.namespaces import NsPlan, join_namespaces, plan_namespaces
 
-__all__ = ["ChildContext", "INIT_STEPS", "EXEC_STEPS", "child_main", "look_path", "ExecLookupError"]
+__all__ = ["ChildContext", "INIT_STEPS", "EXEC_STEPS", "child_main", "join_cgroup", "warm_up", "template_spec", "look_path", "ExecLookupError"]
 
 _TIOCSPTLCK = 0x40045431
 _TIOCGPTN = 0x80045430
@@ -50,11 +51,50 @@ class ChildContext:
     sock: socket.socket
     fifo_fd: int
     ns: NsPlan
-    stdio: tuple[int, int, int] | None = None
     env: dict[str, str] = field(default_factory=dict)
     exe: str = ""
     is_exec: bool = False   # a process joining a running container: no gate, no /dev/console
-    keep_fds: tuple[int, ...] = ()   # more fds the child needs until ``enter`` (namespace fds)
+    in_cgroup: bool = False
+    join_fds: list[tuple[int, int]] = field(default_factory=list)   # exec: (namespace fd, CLONE_*)
+
+
+def _setup_context(sock: socket.socket, msg: sync.Message) -> ChildContext:
+    """Build the context from SETUP; its fds are [stdin, stdout, stderr]? then [exec.fifo] (create)
+    or namespace fds (exec)."""
+    f = msg.fields
+    fds = list(msg.fds)
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    if f.get("stdio"):
+        _install_stdio((fds[0], fds[1], fds[2]))
+        for fd in fds[:3]:
+            os.close(fd)
+        fds = fds[3:]
+    if f["mode"] == "exec":
+        return ChildContext(spec=Spec(process=Process.from_dict(f["process"])), bundle=f["bundle"], rootfs="/",
+                            sock=sock, fifo_fd=-1, ns=plan_namespaces(()), is_exec=True,
+                            join_fds=list(zip(fds, f["ns_flags"], strict=True)))
+    with open(os.path.join(f["bundle"], "config.json")) as cfg:
+        spec = Spec.from_dict(json.load(cfg))
+    return ChildContext(spec=spec, bundle=f["bundle"], rootfs=f["rootfs"], sock=sock, fifo_fd=fds[0],
+                        ns=plan_namespaces(spec.linux.namespaces))
+
+
+def join_cgroup(ctx: ChildContext) -> None:
+    """Wait until the parent has moved us into the container's cgroup, then enter its namespace.
+
+    Deferred as late as possible (before a cgroup mount, or before READY) so that the
+    parent's slow cgroup.procs writes overlap with our own setup.
+    """
+    if ctx.in_cgroup:
+        return
+    msg = sync.recv(ctx.sock)
+    if msg.type != sync.GO:
+        raise sync.SyncError(f"expected GO, got {msg.type}")
+    ctx.in_cgroup = True
+    if ctx.ns.unshare_flags & sc.CLONE_NEWCGROUP:
+        sc.unshare(sc.CLONE_NEWCGROUP)
+    join_namespaces([(p, fl) for p, fl in ctx.ns.joins if fl == sc.CLONE_NEWCGROUP])
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -140,7 +180,8 @@ def step_rootfs(ctx: ChildContext) -> None:
     linux = ctx.spec.linux
     rfs.make_private(linux.rootfs_propagation)
     rfs.bind_rootfs(ctx.rootfs)
-    rfs.mount_all(ctx.spec.mounts, ctx.rootfs, ctx.bundle, cgroupns="cgroup" in ctx.ns.kinds)
+    rfs.mount_all(ctx.spec.mounts, ctx.rootfs, ctx.bundle, cgroupns="cgroup" in ctx.ns.kinds,
+                  before_cgroup_mount=lambda: join_cgroup(ctx))
     rfs.create_devices(DEFAULT_DEVICES + linux.devices, ctx.rootfs)
     rfs.setup_dev_symlinks(ctx.rootfs)
     os.makedirs(rfs.secure_join(ctx.rootfs, ctx.spec.process.cwd), 0o755, exist_ok=True)
@@ -276,7 +317,8 @@ def step_exec_lookup(ctx: ChildContext) -> None:
 Step = Callable[[ChildContext], None]
 INIT_STEPS: tuple[Step, ...] = (
     step_session, step_rootfs, step_pivot, step_console, step_readonly_root, step_hostname,
-    step_sysctl, step_paths, step_limits, step_stdio_owner, step_user, step_cwd, step_exec_lookup,
+    step_sysctl, step_paths, step_limits, step_stdio_owner, join_cgroup, step_user, step_cwd,
+    step_exec_lookup,
 )
 # A process joining a running container (exec): its namespaces already hold the rootfs.
 EXEC_STEPS: tuple[Step, ...] = (
@@ -310,27 +352,66 @@ def _init_main(ctx: ChildContext, steps: tuple[Step, ...]) -> NoReturn:
     os._exit(1)
 
 
-def child_main(ctx: ChildContext, steps: tuple[Step, ...] = INIT_STEPS,
-               enter: Callable[[], None] | None = None) -> NoReturn:
-    """Runs in the forked child (already in its pid namespace): wait for the cgroup, enter
-    the other namespaces (``enter``, or the spec's joins and unshares), then run ``steps``."""
+def template_spec() -> Spec:
+    """A Docker-like spec, for warming up code paths (never run)."""
+    from dockyard.oci.runtime_spec import (
+        DEFAULT_CAPABILITIES,
+        DEFAULT_MASKED_PATHS,
+        DEFAULT_READONLY_PATHS,
+        Capabilities,
+        Linux,
+        Namespace,
+        default_mounts,
+    )
+    caps = Capabilities.docker(DEFAULT_CAPABILITIES)
+    return Spec(process=Process(args=("sh",), env=("PATH=/bin", "HOSTNAME=x"), capabilities=caps),
+                mounts=tuple(default_mounts()),
+                linux=Linux(namespaces=tuple(Namespace(t) for t in ("pid", "ipc", "uts", "mount", "network")),
+                            cgroups_path="/x/y", resources={"memory": {"limit": 1 << 30}},
+                            masked_paths=DEFAULT_MASKED_PATHS, readonly_paths=DEFAULT_READONLY_PATHS))
+
+
+def warm_up() -> None:
+    """Run the pure parts of a create once, ahead of need: the pages they touch become private
+    now (copy-on-write after fork costs a fault each), not on a container's critical path."""
+    spec = Spec.from_dict(json.loads(json.dumps(template_spec().to_dict())))
+    plan_namespaces(spec.linux.namespaces)
+    for m in spec.mounts:
+        rfs.parse_mount_options(m.options)
+    sync.describe(OSError(2, "No such file or directory", "/x"))
+
+
+def child_main(sock: socket.socket, warm: bool = False) -> NoReturn:
+    """The forked child, already in its pid namespace (possibly forked ahead of need: ``warm``).
+
+    Prepares itself, waits for SETUP, enters its namespaces (all but the cgroup
+    one, which ``join_cgroup`` handles) and runs the create or exec steps.
+    """
     try:
         gc.disable()  # a collection in the child would touch (and copy) every page of the parent's heap
         _reset_signals()
-        if ctx.stdio is not None:
-            _install_stdio(ctx.stdio)
-        _close_fds_except({ctx.sock.fileno(), ctx.fifo_fd, *ctx.keep_fds})
-        msg = sync.recv(ctx.sock)
-        if msg.type != sync.GO:
-            raise sync.SyncError(f"expected GO, got {msg.type}")
-        if enter is not None:
-            enter()
+        _close_fds_except({sock.fileno()})
+        if warm:
+            warm_up()
+        msg = sync.recv(sock)
+        if msg.type != sync.SETUP:
+            raise sync.SyncError(f"expected SETUP, got {msg.type}")
+        if "nice" in msg.fields:  # a prefork waited at low priority
+            os.setpriority(os.PRIO_PROCESS, 0, int(msg.fields["nice"]))
+        ctx = _setup_context(sock, msg)
+        if ctx.is_exec:
+            join_cgroup(ctx)
+            for fd, flag in ctx.join_fds:
+                sc.setns(fd, flag)
+                os.close(fd)
+            steps = EXEC_STEPS
         else:
-            join_namespaces(ctx.ns.joins)
-            sc.unshare(ctx.ns.unshare_flags)
+            join_namespaces([(p, fl) for p, fl in ctx.ns.joins if fl != sc.CLONE_NEWCGROUP])
+            sc.unshare(ctx.ns.unshare_flags & ~sc.CLONE_NEWCGROUP)
+            steps = INIT_STEPS
     except BaseException as e:  # noqa: BLE001
         try:
-            sync.send(ctx.sock, sync.ERROR, message=sync.describe(e))
+            sync.send(sock, sync.ERROR, message=sync.describe(e))
         finally:
             os._exit(1)
     _init_main(ctx, steps)

@@ -24,7 +24,7 @@ from dockyard.oci.runtime_spec import State
 
 __all__ = [
     "Status", "ContainerState", "FIFO_NAME", "STATE_NAME", "validate_id", "state_dir", "proc_start_time",
-    "load", "observe", "oci_state", "start", "kill", "delete", "parse_signal", "remove_cgroup", "set_paused",
+    "load", "observe", "oci_state", "start", "kill", "delete", "parse_signal", "remove_cgroup", "set_paused", "open_gate",
 ]
 
 FIFO_NAME = "exec.fifo"
@@ -122,21 +122,35 @@ def oci_state(root: str, cid: str) -> State:
     return State(id=cid, status=status.value, pid=pid, bundle=st.bundle, annotations=st.annotations)
 
 
-def start(root: str, cid: str, timeout: float = 30.0) -> None:
-    """Release the init blocked on exec.fifo (runc's `start`)."""
+def open_gate(root: str, cid: str) -> int:
+    """Release the init blocked on exec.fifo: open the FIFO's read end (its open() returns) and
+    unlink it (status now reads "running"; the init holds the FIFO by an fd).
+
+    Returns the read end: the init writes "0" into it just before execve.  Keep it
+    open until then (readable), or the init's write fails.
+    """
     st, status = observe(root, cid)
     if not status.can_start:
         raise InvalidState("cannot start a container that has stopped" if status is Status.STOPPED
                            else f"cannot start an already {status.value} container")
     fifo = os.path.join(state_dir(root, cid), FIFO_NAME)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(fifo)
+    return fd
+
+
+def start(root: str, cid: str, timeout: float = 30.0) -> None:
+    """runc's `start`: release the init and wait until it confirms (its "0" on exec.fifo)."""
+    st = load(root, cid)
+    fd = open_gate(root, cid)
     try:
         deadline = time.monotonic() + timeout
         while True:
             ready, _, _ = select.select([fd], [], [], 0.05)
             if ready:
                 if os.read(fd, 1):
-                    break
+                    return
                 raise InvalidState("container init exited before it could be started")
             if _status_of(root, st) is Status.STOPPED:
                 raise InvalidState("cannot start a container that has stopped")
@@ -144,8 +158,6 @@ def start(root: str, cid: str, timeout: float = 30.0) -> None:
                 raise InvalidState("timed out starting the container")
     finally:
         os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(fifo)
 
 
 def parse_signal(value: str | int) -> int:

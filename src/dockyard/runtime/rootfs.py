@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dockyard.oci.runtime_spec import Device, Mount
 from dockyard.runtime import syscalls as sc
@@ -133,10 +133,13 @@ def _fs_flags(path: str) -> int:
     return os.statvfs(path).f_flag & _KEEP_ON_REMOUNT
 
 
-def _mount_one(m: Mount, rootfs: str, bundle: str, cgroupns: bool) -> None:
+def _mount_one(m: Mount, rootfs: str, bundle: str, cgroupns: bool,
+               before_cgroup_mount: Callable[[], None] | None) -> None:
     dest = secure_join(rootfs, m.destination)
     flags, prop, data = parse_mount_options(m.options)
     if m.type == "cgroup":
+        if before_cgroup_mount is not None:
+            before_cgroup_mount()
         _mount_cgroup(dest, flags, cgroupns)
         return
     if m.type == "bind" or flags & sc.MS_BIND:
@@ -225,9 +228,12 @@ def _mount_cgroup(dest: str, flags: int, cgroupns: bool) -> None:
                     os.symlink(name, link)
 
 
-def mount_all(mounts: Iterable[Mount], rootfs: str, bundle: str, cgroupns: bool) -> None:
+def mount_all(mounts: Iterable[Mount], rootfs: str, bundle: str, cgroupns: bool,
+              before_cgroup_mount: Callable[[], None] | None = None) -> None:
+    """Mount in order; ``before_cgroup_mount`` runs first if a cgroup mount comes up (the
+    process must be in its cgroup, and its cgroup namespace, by then)."""
     for m in mounts:
-        _mount_one(m, rootfs, bundle, cgroupns)
+        _mount_one(m, rootfs, bundle, cgroupns, before_cgroup_mount)
 
 
 def create_devices(devices: Iterable[Device], rootfs: str) -> None:

@@ -16,16 +16,17 @@ import shutil
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from dockyard.errors import Conflict
 from dockyard.oci.runtime_spec import Spec
 from dockyard.runtime import lifecycle, sync
-from dockyard.runtime.init import INIT_STEPS, ChildContext, Step, child_main
-from dockyard.runtime.namespaces import pid_for_children, plan_namespaces
+from dockyard.runtime.init import child_main, template_spec
+from dockyard.runtime.init import warm_up as init_warm_up
+from dockyard.runtime.namespaces import NsPlan, pid_for_children, plan_namespaces
 
-__all__ = ["Created", "CreateError", "load_spec", "create"]
+__all__ = ["Created", "CreateError", "Prefork", "load_spec", "create", "prefork", "warm_up"]
 
 
 class CreateError(Exception):
@@ -43,11 +44,15 @@ class Created:
 
 
 def load_spec(bundle: str) -> Spec:
+    return _read_spec(os.path.join(bundle, "config.json"))
+
+
+def _read_spec(path: str) -> Spec:
     try:
-        with open(os.path.join(bundle, "config.json")) as f:
+        with open(path) as f:
             return Spec.from_dict(json.load(f))
     except FileNotFoundError:
-        raise CreateError(f"JSON specification file {os.path.join(bundle, 'config.json')} not found") from None
+        raise CreateError(f"JSON specification file {path} not found") from None
     except (ValueError, KeyError, TypeError) as e:
         raise CreateError(f"invalid config.json: {e}") from None
 
@@ -63,27 +68,80 @@ def _reap_or_kill(pid: int) -> None:
         os.waitpid(pid, 0)  # only succeeds when we are its (sub)reaper
 
 
-def _launch(ctx: ChildContext, cg: Any, timeout: float, on_forked: Callable[[int], None] | None,
-            steps: tuple[Step, ...] = INIT_STEPS, enter: Callable[[], None] | None = None) -> Created:
-    """Fork the child into its pid namespace and walk the sync protocol up to READY."""
+@dataclass
+class Prefork:
+    """A child already forked into a fresh pid namespace, waiting for SETUP: a create that uses
+    it pays no fork (nor the child's start-up) on its critical path."""
+    pid: int
+    sock: socket.socket
+
+    def discard(self) -> None:
+        self.sock.close()   # it reads EOF and exits; SIGKILL in case it is stuck elsewhere
+        _reap_or_kill(self.pid)
+
+
+def _fork_child(ns: NsPlan, warm: bool = False) -> tuple[int, socket.socket]:
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ctx.sock = child_sock
-    pid = 0
-    console_fd: int | None = None
     try:
-        with pid_for_children(ctx.ns):
+        with pid_for_children(ns):
             pid = os.fork()
             if pid == 0:
                 parent_sock.close()
-                child_main(ctx, steps, enter)
+                child_main(child_sock, warm)
+    except BaseException:
+        parent_sock.close()
+        raise
+    finally:
         child_sock.close()
-        if cg is not None:
-            cg.add_process(pid)
-        sync.send(parent_sock, sync.GO)
+    return pid, parent_sock
+
+
+def prefork() -> Prefork:
+    """Fork a child for a future `create` (one whose spec asks for a new pid namespace).
+
+    It warms itself up (see ``init.warm_up``) at the caller's priority; SETUP
+    gives it the creating process's priority back."""
+    pid, sock = _fork_child(NsPlan(joins=(), unshare_flags=0, kinds=frozenset(), pid="new"), warm=True)
+    return Prefork(pid, sock)
+
+
+def warm_up() -> None:
+    """The parent's half of ``init.warm_up``: read, parse and format what every create does."""
+    init_warm_up()
+    fd = os.memfd_create("dockyard-warm-up")
+    try:
+        os.write(fd, json.dumps(template_spec().to_dict()).encode())
+        spec = _read_spec(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    plan_namespaces(spec.linux.namespaces)
+    from dockyard.runtime.cgroups import open_cgroup
+    open_cgroup(spec.linux.cgroups_path)
+    st = lifecycle.ContainerState(id="x", pid=1, start_time=1, bundle="/b", rootfs="/r", created=_now())
+    json.dumps(asdict(st))
+    lifecycle.proc_start_time(os.getpid())
+
+
+def _launch(setup: dict[str, Any], fds: list[int], ns: NsPlan, place: Callable[[int], None] | None,
+            timeout: float, on_forked: Callable[[int], None] | None,
+            pre: Prefork | None = None) -> Created:
+    """Fork (or take the prefork), send SETUP, place the child in its cgroup, walk the protocol to READY."""
+    if pre is not None and ns.pid == "new":
+        pid, sock = pre.pid, pre.sock
+    else:
+        if pre is not None:
+            pre.discard()
+        pid, sock = _fork_child(ns)
+    console_fd: int | None = None
+    try:
+        sync.send(sock, sync.SETUP, fds=fds, nice=os.getpriority(os.PRIO_PROCESS, 0), **setup)
+        if place is not None:
+            place(pid)        # slow cgroup.procs writes, while the child sets itself up
+        sync.send(sock, sync.GO)
         if on_forked is not None:
             on_forked(pid)
         while True:
-            msg = sync.recv(parent_sock, timeout)
+            msg = sync.recv(sock, timeout)
             if msg.type == sync.CONSOLE and msg.fds:
                 console_fd = msg.fds[0]
                 for extra in msg.fds[1:]:
@@ -95,45 +153,62 @@ def _launch(ctx: ChildContext, cg: Any, timeout: float, on_forked: Callable[[int
             else:
                 raise CreateError(f"unexpected message {msg.type} from the container's init")
     except BaseException as e:
-        if pid:
-            _reap_or_kill(pid)
+        # The child's own account (e.g. an ERROR sent before we failed to reach it) beats ours.
+        reported = "" if isinstance(e, CreateError) else _child_error(sock)
+        _reap_or_kill(pid)
         if console_fd is not None:
             os.close(console_fd)
-        if isinstance(e, sync.SyncError):
+        if reported:
+            raise CreateError(reported) from None
+        if isinstance(e, (sync.SyncError, BrokenPipeError, ConnectionResetError)):
             raise CreateError(str(e)) from None
         raise
     finally:
-        parent_sock.close()
-        with contextlib.suppress(OSError):
-            child_sock.close()
+        sock.close()
+
+
+def _child_error(sock: socket.socket) -> str:
+    """An ERROR the child managed to send before we noticed it was gone."""
+    with contextlib.suppress(Exception):
+        while True:
+            msg = sync.recv(sock, 0)
+            if msg.type == sync.ERROR:
+                return str(msg.fields.get("message", ""))
+    return ""
 
 
 def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, int] | None = None,
            pid_file: str | None = None, timeout: float = 60.0,
-           on_forked: Callable[[int], None] | None = None) -> Created:
+           on_forked: Callable[[int], None] | None = None, prefork: Prefork | None = None) -> Created:
     """Create the container: after return its init is blocked until `lifecycle.start`.
 
     stdio: fds to become the container's 0, 1, 2 (None: inherit ours).  With
     process.terminal they are replaced by the pty slave and the master is returned.
     on_forked(pid) runs while the init sets itself up (a caller's chance to work
     in parallel); if it raises, the container is torn down and the error re-raised.
+    prefork: a child from `prefork()` to use (it is consumed either way).
     """
-    bundle = os.path.abspath(bundle)
-    spec = load_spec(bundle)
     try:
-        ns = plan_namespaces(spec.linux.namespaces)
-    except ValueError as e:
-        raise CreateError(str(e)) from None
-    rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(bundle, spec.root.path)
-    rootfs = os.path.realpath(rootfs)
-    if not os.path.isdir(rootfs):
-        raise CreateError(f"rootfs ({rootfs}) does not exist")
-    sdir = lifecycle.state_dir(root, container_id)
-    os.makedirs(root, 0o711, exist_ok=True)
-    try:
-        os.mkdir(sdir, 0o711)
-    except FileExistsError:
-        raise Conflict(f"container with id exists: {container_id}") from None
+        bundle = os.path.abspath(bundle)
+        spec = load_spec(bundle)
+        try:
+            ns = plan_namespaces(spec.linux.namespaces)
+        except ValueError as e:
+            raise CreateError(str(e)) from None
+        rootfs = spec.root.path if os.path.isabs(spec.root.path) else os.path.join(bundle, spec.root.path)
+        rootfs = os.path.realpath(rootfs)
+        if not os.path.isdir(rootfs):
+            raise CreateError(f"rootfs ({rootfs}) does not exist")
+        sdir = lifecycle.state_dir(root, container_id)
+        os.makedirs(root, 0o711, exist_ok=True)
+        try:
+            os.mkdir(sdir, 0o711)
+        except FileExistsError:
+            raise Conflict(f"container with id exists: {container_id}") from None
+    except BaseException:
+        if prefork is not None:
+            prefork.discard()
+        raise
 
     cg = None
     created: Created | None = None
@@ -145,10 +220,15 @@ def create(container_id: str, bundle: str, root: str, *, stdio: tuple[int, int, 
         if spec.linux.cgroups_path:
             from dockyard.runtime.cgroups import open_cgroup
             cg = open_cgroup(spec.linux.cgroups_path)
+
+        def place(pid: int) -> None:
+            assert cg is not None
             cg.create(spec.linux.resources or None)
-        ctx = ChildContext(spec=spec, bundle=bundle, rootfs=rootfs, sock=None,  # type: ignore[arg-type]
-                           fifo_fd=fifo_fd, ns=ns, stdio=stdio)
-        created = _launch(ctx, cg, timeout, on_forked)
+            cg.add_process(pid)
+
+        setup = {"mode": "create", "bundle": bundle, "rootfs": rootfs, "stdio": stdio is not None}
+        fds = [*(stdio or ()), fifo_fd]
+        created = _launch(setup, fds, ns, place if cg is not None else None, timeout, on_forked, prefork)
         started = lifecycle.proc_start_time(created.pid)
         if started is None:
             raise CreateError("container init exited before it was ready")

@@ -35,9 +35,10 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GO", "CONSOLE", "READY", "ERROR", "Message", "SyncError", "send", "recv", "go_strerror",
+__all__ = ["SETUP", "GO", "CONSOLE", "READY", "ERROR", "Message", "SyncError", "send", "recv", "go_strerror",
            "describe"]
 
+SETUP = "SETUP"
 GO = "GO"
 CONSOLE = "CONSOLE"
 READY = "READY"
@@ -71,7 +72,7 @@ def recv(sock: socket.socket, timeout: float | None = None) -> Message:
         r, _, _ = select.select([sock], [], [], timeout)
         if not r:
             raise SyncError("timed out waiting for the container's init")
-    data, fds, _flags, _addr = socket.recv_fds(sock, _MAX, 4)
+    data, fds, _flags, _addr = socket.recv_fds(sock, _MAX, 16)
     if not data:
         for fd in fds:
             os.close(fd)

@@ -7,6 +7,7 @@ event loop exists (blocking is fine there); ``start`` runs inside it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -45,8 +46,10 @@ class Created:
 class ShimRuntime:
     """What the shim needs from a runtime."""
 
-    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None) -> Created:
-        """on_forked(pid) is the caller's work to overlap with the container's setup."""
+    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None,
+               prefork: spawn.Prefork | None = None) -> Created:
+        """on_forked(pid) is the caller's work to overlap with the container's setup; prefork a
+        child forked ahead (consumed or discarded)."""
         raise NotImplementedError
 
     async def start(self, run: Runner) -> None:
@@ -62,12 +65,14 @@ class BuiltinRuntime(ShimRuntime):
     def __init__(self, container_id: str, bundle: str, root: str) -> None:
         self.id, self.bundle, self.root = container_id, bundle, root
 
-    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None) -> Created:
+    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None,
+               prefork: spawn.Prefork | None = None) -> Created:
         if os.path.exists(os.path.join(self.root, self.id)):
             with contextlib.suppress(Exception):
                 lifecycle.delete(self.root, self.id)  # a stopped leftover of the previous run
         try:
-            c = spawn.create(self.id, self.bundle, self.root, stdio=stdio, on_forked=on_forked)
+            c = spawn.create(self.id, self.bundle, self.root, stdio=stdio, on_forked=on_forked,
+                             prefork=prefork)
         except spawn.CreateError as e:
             raise CreateFailed(e.message) from None
         except Exception as e:  # noqa: BLE001 - Conflict, OSError: all reach the engine as text
@@ -75,7 +80,14 @@ class BuiltinRuntime(ShimRuntime):
         return Created(c.pid, c.console_fd)
 
     async def start(self, run: Runner) -> None:
-        lifecycle.start(self.root, self.id)
+        # Reply as soon as the init is released; its "0" is collected in the background.
+        fd = lifecycle.open_gate(self.root, self.id)
+        loop = asyncio.get_running_loop()
+
+        def collected() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+        loop.add_reader(fd, collected)
 
     async def exec(self, exec_id: str, process: dict[str, Any], stdio: tuple[int, int, int], tty: bool,
                    run: Runner) -> Created:
@@ -150,7 +162,10 @@ class ExternalRuntime(ShimRuntime):
     def _argv(self, *args: str) -> list[str]:
         return runtime_argv(self.binary, self.root, self.log) + list(args)
 
-    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None) -> Created:
+    def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None,
+               prefork: spawn.Prefork | None = None) -> Created:
+        if prefork is not None:
+            prefork.discard()
         if os.path.isdir(os.path.join(self.root, self.id)):
             subprocess.run(self._argv("delete", "--force", self.id), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

@@ -17,9 +17,11 @@ import signal
 import socket
 import struct
 import termios
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dockyard.runtime import syscalls as sc
+from dockyard.runtime.spawn import Prefork
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
 from dockyard.shim.procio import ProcIO
@@ -28,7 +30,7 @@ from dockyard.shim.runtimes import CreateFailed, ShimRuntime, make_runtime
 if TYPE_CHECKING:
     from dockyard.shim.zygote import ShimRequest
 
-__all__ = ["LINGER", "Shim", "run_shim", "write_atomic"]
+__all__ = ["LINGER", "Shim", "run_shim", "warm_up", "write_atomic"]
 
 LINGER = 5.0            # seconds an exited shim keeps answering late clients
 _UNCLAIMED_MAX = 256    # exit statuses of children not (yet) known, e.g. an exec whose pid runc reports later
@@ -68,7 +70,8 @@ class Shim:
         self._starting = False
 
     # -- lifecycle --------------------------------------------------------------------------
-    async def serve(self, listener: socket.socket) -> None:
+    async def serve(self, listener: socket.socket, on_listening: Callable[[], None] | None = None) -> None:
+        """Supervise the container and answer on `listener` until the container is done (+ LINGER)."""
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[None] = self._loop.create_future()
         console_fd, stdin_fd, outputs = self._init_io
@@ -79,6 +82,8 @@ class Shim:
         self._loop.add_signal_handler(signal.SIGCHLD, self._reap)
         self._reap()  # the init may have exited before the handler existed
         server = await asyncio.start_unix_server(self._handle, sock=listener, limit=proto.MAX_REQUEST)
+        if on_listening is not None:
+            on_listening()
         try:
             await self._done
         finally:
@@ -252,6 +257,10 @@ class Shim:
         if not isinstance(process, dict):
             raise ValueError("exec needs an OCI process object")
         tty = bool(process.get("terminal"))
+        if tty and req.get("console_width") and req.get("console_height"):
+            # The process runs at once: its size must be set before, by the runtime.
+            process = dict(process, consoleSize={"height": int(req["console_height"]),
+                                                 "width": int(req["console_width"])})
         stdio, ends, outputs, stdin_w = _stdio(tty, bool(req.get("stdin")))
         try:
             created = await self.runtime.exec(exec_id, process, stdio, tty, self.run)
@@ -267,9 +276,6 @@ class Shim:
         io = ProcIO(created.pid, outputs=outputs, stdin_fd=stdin_w, console_fd=created.console_fd, tty=tty)
         self._execs[exec_id] = io
         self._track(created.pid, io)
-        if created.console_fd is not None and req.get("console_width") and req.get("console_height"):
-            with contextlib.suppress(OSError):
-                io.resize(int(req["console_width"]), int(req["console_height"]))
         writer.write(proto.encode({"ok": True, "pid": created.pid}))
         return await io.serve_stream(reader, writer, stdin=bool(req.get("stdin")),
                                      stdout=bool(req.get("stdout")), stderr=bool(req.get("stderr")),
@@ -277,6 +283,37 @@ class Shim:
 
 
 # -- process setup -------------------------------------------------------------------------------
+
+async def _warm_up_server() -> None:
+    """One request through an asyncio unix server and client, so a shim's first real one finds
+    that code's pages already private (see ``runtime.init.warm_up``)."""
+    name = f"\0dockyard-shim-warm-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(name)
+    sock.listen(1)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(proto.encode(proto.decode(await reader.readline())))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(handle, sock=sock, limit=proto.MAX_REQUEST)
+    reader, writer = await asyncio.open_unix_connection(name)
+    writer.write(proto.encode({"op": "state"}))
+    await reader.readline()
+    writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+def warm_up(loop: asyncio.AbstractEventLoop) -> None:
+    """Everything a shim does on its critical path that can run ahead of a request."""
+    from dockyard.runtime import spawn
+    spawn.warm_up()
+    with contextlib.suppress(Exception):
+        loop.run_until_complete(_warm_up_server())
+    proto.ExitStatus(0, False, proto.rfc3339nano()).to_dict()
+
 
 def _report(fd: int, obj: dict[str, Any]) -> None:
     with contextlib.suppress(OSError):
@@ -318,13 +355,30 @@ def _listen(path: str) -> socket.socket:
     return sock
 
 
-def run_shim(req: ShimRequest, result_fd: int) -> None:
-    """The shim process's whole life; reports on result_fd once created (or failed)."""
+def run_shim(req: ShimRequest, result_fd: int, *, loop: asyncio.AbstractEventLoop | None = None,
+             prefork: Prefork | None = None) -> None:
+    """The shim process's whole life; reports on result_fd once created (or failed).
+
+    loop and prefork may be prepared ahead of the request (the zygote's spare shim does).
+    """
+    loop = loop or asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    sock_path = os.path.join(req.shim_dir, "shim.sock")
+    ready: dict[str, Any] = {}
+    try:
+        loop.run_until_complete(_shim_main(req, result_fd, prefork, sock_path, ready))
+    finally:
+        with contextlib.suppress(OSError):
+            if "ino" in ready and os.stat(sock_path).st_ino == ready["ino"]:  # a newer shim may own it now
+                os.unlink(sock_path)
+        loop.close()
+
+
+async def _shim_main(req: ShimRequest, result_fd: int, prefork: Prefork | None, sock_path: str,
+                     ready: dict[str, Any]) -> None:
     os.makedirs(req.shim_dir, 0o711, exist_ok=True)
     _prepare_process(req)
     runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
-    sock_path = os.path.join(req.shim_dir, "shim.sock")
-    ready: dict[str, Any] = {}
 
     def meanwhile(pid: int) -> None:
         """Our own files and socket, written while the container's init sets itself up."""
@@ -339,12 +393,14 @@ def run_shim(req: ShimRequest, result_fd: int) -> None:
 
     stdio, child_ends, outputs, stdin_w = _stdio(req.tty, req.open_stdin)
     try:
-        created = runtime.create(stdio, req.tty, meanwhile)
+        # Blocking on purpose: nothing else can happen before the container exists.
+        created = runtime.create(stdio, req.tty, meanwhile, prefork)
     except Exception as e:  # noqa: BLE001 - reported, then this process ends
         if "listener" in ready:
             ready["listener"].close()
             with contextlib.suppress(OSError):
                 os.unlink(sock_path)
+            ready.pop("ino", None)
         if isinstance(e, CreateFailed):
             _report(result_fd, {"ok": False, "error": e.message, "create": True})
         else:
@@ -361,10 +417,6 @@ def run_shim(req: ShimRequest, result_fd: int) -> None:
                 fcntl.ioctl(created.console_fd, termios.TIOCSWINSZ,
                             struct.pack("HHHH", req.console_height, req.console_width, 0, 0))
     shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, ready["cgroups_path"])
-    _report(result_fd, {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid})
-    try:
-        asyncio.run(shim.serve(ready["listener"]))
-    finally:
-        with contextlib.suppress(OSError):
-            if os.stat(sock_path).st_ino == ready["ino"]:  # a newer shim may own the path by now
-                os.unlink(sock_path)
+    # Report only once the server accepts: the engine's next call (start) then waits for nothing.
+    await shim.serve(ready["listener"], lambda: _report(
+        result_fd, {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid}))
