@@ -6,24 +6,33 @@ travel as messages: a child never exits silently after a failure.
 
 ::
 
-    parent (create)                                   init (pid 1 of the new pid namespace)
-    ───────────────                                   ─────────────────────────────────────
-    unshare(CLONE_NEWPID) (or setns to a pid ns path)
-    fork ────────────────────────────────────────────►
-    setns back to our own pid ns
-    cgroup.add_process(pid)
-    GO ──────────────────────────────────────────────► setns(paths), unshare(other namespaces, cgroup
-                                                       last so it roots at the container's cgroup)
-                                                       mounts, /dev, pivot_root, hostname, sysctl, setsid
-    ◄───────────────────────── CONSOLE {slave} + fd    (only if process.terminal: pty master)
-                                                       rlimits, user, caps, cwd, look up args[0]
+    parent (create / exec)                         child (pid 1 of its new pid namespace)
+    ──────────────────────                         ──────────────────────────────────────
+    unshare(CLONE_NEWPID) (exec: setns to the
+      container's pid ns), fork, setns back ─────► reset signals, close fds
+      (or take a child forked ahead: prefork)      (prefork: warm up at low priority)
+    SETUP {mode, bundle, rootfs | process, nice}
+      + fds [stdin, stdout, stderr] [exec.fifo |
+      namespace fds] ────────────────────────────► install stdio; setns(paths), unshare(all but
+                                                   cgroup)  (exec: wait GO first, setns(fds))
+    cgroup.create, cgroup.add_process(pid)         mounts, /dev ... (runs meanwhile)
+    GO ──────────────────────────────────────────► consumed by join_cgroup: before a cgroup mount,
+                                                   or at the latest before the user switch; then
+                                                   unshare(CLONE_NEWCGROUP) roots it at its cgroup
+                                                   pivot_root, masked/readonly paths, hostname,
+                                                   sysctl, setsid
+    ◄───────────────────────── CONSOLE {slave} + fd (only if process.terminal: pty master)
+                                                   rlimits, user, caps, cwd, look up args[0]
     ◄──────────────────────────────────────── READY
-    state.json written; `create` returns               open exec.fifo for writing: blocks until `start`
-    start: open exec.fifo, read "0" ─────────────────► execve(args)
+    state.json written; `create` returns           create: open exec.fifo for writing, blocks
+                                                   exec: execve at once
+    start: open exec.fifo for reading ───────────► write "0", execve(args)
 
-    Instead of any message the init may send  ERROR {message}  and _exit(1);
+    Instead of any message the child may send  ERROR {message}  and _exit(1);
     EOF before READY means it died without a word.  The parent kills it, removes
-    the cgroup and the state, and raises CreateError(message).
+    the cgroup and the state, and raises CreateError(message).  The child's memory
+    is charged to the container's cgroup from GO on (the parent's cgroup.procs
+    writes are slow, ~1 ms, so they overlap with the child's own setup).
 """
 
 from __future__ import annotations
