@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from dockyard.oci.runtime_spec import Spec, default_mounts
 from dockyard.runtime import syscalls as sc
 from dockyard.runtime.capabilities import cap_number, caps_mask
-from dockyard.runtime.init import ExecLookupError, look_path
 from dockyard.runtime.lifecycle import Status, parse_signal
+from dockyard.runtime.lookpath import ExecLookupError, look_path
 from dockyard.runtime.namespaces import plan_namespaces
 from dockyard.runtime.rootfs import parse_mount_options, secure_join
 from dockyard.runtime.sync import describe, go_strerror

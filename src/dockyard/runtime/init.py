@@ -30,17 +30,14 @@ from dockyard.runtime import capabilities as caps_mod
 from dockyard.runtime import rootfs as rfs
 from dockyard.runtime import sync
 from dockyard.runtime import syscalls as sc
+from dockyard.runtime.lookpath import home_for, look_path
 from dockyard.runtime.namespaces import NsPlan, join_namespaces, plan_namespaces
 
-__all__ = ["ChildContext", "INIT_STEPS", "EXEC_STEPS", "child_main", "join_cgroup", "warm_up", "template_spec", "look_path", "ExecLookupError"]
+__all__ = ["ChildContext", "INIT_STEPS", "EXEC_STEPS", "child_main", "join_cgroup", "warm_up", "template_spec"]
 
 _TIOCSPTLCK = 0x40045431
 _TIOCGPTN = 0x80045430
 _MAXFD = 0x7FFFFFFF
-
-
-class ExecLookupError(Exception):
-    """args[0] cannot be executed; worded like Go's exec.LookPath, which Docker maps to 126/127."""
 
 
 @dataclass
@@ -127,45 +124,6 @@ def _close_fds_except(keep: set[int]) -> None:
             os.closerange(lo, fd)
         lo = fd + 1
     os.closerange(lo, _MAXFD)
-
-
-def _find_executable(path: str) -> None:
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise ExecLookupError(f"stat {path}: {sync.go_strerror(e.errno or 2)}") from None
-    if stat.S_ISDIR(st.st_mode) or not st.st_mode & 0o111:
-        raise ExecLookupError("permission denied")
-
-
-def look_path(name: str, path_env: str) -> str:
-    """Go's exec.LookPath (1.19): absolute/relative names are checked, bare names searched in PATH."""
-    if "/" in name:
-        try:
-            _find_executable(name)
-        except ExecLookupError as e:
-            raise ExecLookupError(f'exec: "{name}": {e}') from None
-        return name
-    for d in path_env.split(":") if path_env else []:
-        candidate = os.path.join(d or ".", name)
-        try:
-            _find_executable(candidate)
-            return candidate
-        except ExecLookupError:
-            continue
-    raise ExecLookupError(f'exec: "{name}": executable file not found in $PATH')
-
-
-def _home_for(uid: int) -> str:
-    try:
-        with open("/etc/passwd") as f:
-            for line in f:
-                parts = line.rstrip("\n").split(":")
-                if len(parts) >= 6 and parts[2] == str(uid):
-                    return parts[5] or "/"
-    except OSError:
-        pass
-    return "/"
 
 
 # -- init steps, in order ---------------------------------------------------------------------
@@ -305,7 +263,7 @@ def step_exec_lookup(ctx: ChildContext) -> None:
         k, _, v = item.partition("=")
         env[k] = v
     if "HOME" not in env:
-        env["HOME"] = _home_for(ctx.spec.process.user.uid)
+        env["HOME"] = home_for(ctx.spec.process.user.uid)
     ctx.env = env
     if not ctx.spec.process.args:
         raise ValueError("args must not be empty")

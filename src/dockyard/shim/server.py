@@ -10,27 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import signal
 import socket
-import struct
-import termios
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from dockyard.runtime import syscalls as sc
-from dockyard.runtime.spawn import Prefork
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
 from dockyard.shim.procio import ProcIO
-from dockyard.shim.runtimes import CreateFailed, ShimRuntime, make_runtime
+from dockyard.shim.runtimes import CreateFailed, ShimRuntime
 
 if TYPE_CHECKING:
     from dockyard.shim.zygote import ShimRequest
 
-__all__ = ["LINGER", "Shim", "run_shim", "warm_up", "write_atomic"]
+__all__ = ["LINGER", "Shim", "stdio_for", "write_atomic"]
 
 LINGER = 5.0            # seconds an exited shim keeps answering late clients
 _UNCLAIMED_MAX = 256    # exit statuses of children not (yet) known, e.g. an exec whose pid runc reports later
@@ -43,7 +38,7 @@ def write_atomic(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _stdio(tty: bool, open_stdin: bool) -> tuple[tuple[int, int, int], list[int], dict[int, int], int | None]:
+def stdio_for(tty: bool, open_stdin: bool) -> tuple[tuple[int, int, int], list[int], dict[int, int], int | None]:
     """Pipes for a process: (its stdio, our copies of its ends to close, outputs fd→stream, stdin writer)."""
     null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
     if tty:
@@ -261,7 +256,7 @@ class Shim:
             # The process runs at once: its size must be set before, by the runtime.
             process = dict(process, consoleSize={"height": int(req["console_height"]),
                                                  "width": int(req["console_width"])})
-        stdio, ends, outputs, stdin_w = _stdio(tty, bool(req.get("stdin")))
+        stdio, ends, outputs, stdin_w = stdio_for(tty, bool(req.get("stdin")))
         try:
             created = await self.runtime.exec(exec_id, process, stdio, tty, self.run)
         except CreateFailed as e:
@@ -280,143 +275,3 @@ class Shim:
         return await io.serve_stream(reader, writer, stdin=bool(req.get("stdin")),
                                      stdout=bool(req.get("stdout")), stderr=bool(req.get("stderr")),
                                      stdin_once=True)
-
-
-# -- process setup -------------------------------------------------------------------------------
-
-async def _warm_up_server() -> None:
-    """One request through an asyncio unix server and client, so a shim's first real one finds
-    that code's pages already private (see ``runtime.init.warm_up``)."""
-    name = f"\0dockyard-shim-warm-{os.getpid()}"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(name)
-    sock.listen(1)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(proto.encode(proto.decode(await reader.readline())))
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_unix_server(handle, sock=sock, limit=proto.MAX_REQUEST)
-    reader, writer = await asyncio.open_unix_connection(name)
-    writer.write(proto.encode({"op": "state"}))
-    await reader.readline()
-    writer.close()
-    server.close()
-    await server.wait_closed()
-
-
-def warm_up(loop: asyncio.AbstractEventLoop) -> None:
-    """Everything a shim does on its critical path that can run ahead of a request."""
-    from dockyard.runtime import spawn
-    spawn.warm_up()
-    with contextlib.suppress(Exception):
-        loop.run_until_complete(_warm_up_server())
-    proto.ExitStatus(0, False, proto.rfc3339nano()).to_dict()
-
-
-def _report(fd: int, obj: dict[str, Any]) -> None:
-    with contextlib.suppress(OSError):
-        os.write(fd, proto.encode(obj))
-    with contextlib.suppress(OSError):
-        os.close(fd)
-
-
-def _prepare_process(req: ShimRequest) -> None:
-    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    for sig in (signal.SIGPIPE, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
-    os.chdir("/")
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    log = os.open(os.path.join(req.shim_dir, "shim.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    for name in ("exit.json", "shim.sock"):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join(req.shim_dir, name))
-
-
-def _cgroups_path(bundle: str) -> str:
-    try:
-        with open(os.path.join(bundle, "config.json")) as f:
-            return str((json.load(f).get("linux") or {}).get("cgroupsPath") or "")
-    except (OSError, ValueError):
-        return ""
-
-
-def _listen(path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(path)
-    os.chmod(path, 0o600)
-    sock.listen(128)
-    return sock
-
-
-def run_shim(req: ShimRequest, result_fd: int, *, loop: asyncio.AbstractEventLoop | None = None,
-             prefork: Prefork | None = None) -> None:
-    """The shim process's whole life; reports on result_fd once created (or failed).
-
-    loop and prefork may be prepared ahead of the request (the zygote's spare shim does).
-    """
-    loop = loop or asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    sock_path = os.path.join(req.shim_dir, "shim.sock")
-    ready: dict[str, Any] = {}
-    try:
-        loop.run_until_complete(_shim_main(req, result_fd, prefork, sock_path, ready))
-    finally:
-        with contextlib.suppress(OSError):
-            if "ino" in ready and os.stat(sock_path).st_ino == ready["ino"]:  # a newer shim may own it now
-                os.unlink(sock_path)
-        loop.close()
-
-
-async def _shim_main(req: ShimRequest, result_fd: int, prefork: Prefork | None, sock_path: str,
-                     ready: dict[str, Any]) -> None:
-    os.makedirs(req.shim_dir, 0o711, exist_ok=True)
-    _prepare_process(req)
-    runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
-
-    def meanwhile(pid: int) -> None:
-        """Our own files and socket, written while the container's init sets itself up."""
-        ready["cgroups_path"] = cgroups_path = _cgroups_path(req.bundle)
-        write_atomic(os.path.join(req.shim_dir, "shim.pid"), str(os.getpid()).encode())
-        write_atomic(os.path.join(req.shim_dir, "shim.json"), json.dumps({
-            "container_id": req.container_id, "runtime": req.runtime or "dockyard",
-            "runtime_root": os.path.join(req.shim_dir, "runtime"), "bundle": req.bundle,
-            "cgroups_path": cgroups_path}).encode())
-        ready["listener"] = _listen(sock_path)
-        ready["ino"] = os.stat(sock_path).st_ino
-
-    stdio, child_ends, outputs, stdin_w = _stdio(req.tty, req.open_stdin)
-    try:
-        # Blocking on purpose: nothing else can happen before the container exists.
-        created = runtime.create(stdio, req.tty, meanwhile, prefork)
-    except Exception as e:  # noqa: BLE001 - reported, then this process ends
-        if "listener" in ready:
-            ready["listener"].close()
-            with contextlib.suppress(OSError):
-                os.unlink(sock_path)
-            ready.pop("ino", None)
-        if isinstance(e, CreateFailed):
-            _report(result_fd, {"ok": False, "error": e.message, "create": True})
-        else:
-            _report(result_fd, {"ok": False, "error": f"shim: {e}"})
-        return
-    finally:
-        for fd in child_ends:
-            os.close(fd)
-    if created.console_fd is not None:
-        outputs = {created.console_fd: proto.STDOUT}
-        stdin_w = created.console_fd if req.open_stdin else None
-        if req.console_width and req.console_height:
-            with contextlib.suppress(OSError):
-                fcntl.ioctl(created.console_fd, termios.TIOCSWINSZ,
-                            struct.pack("HHHH", req.console_height, req.console_width, 0, 0))
-    shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, ready["cgroups_path"])
-    # Report only once the server accepts: the engine's next call (start) then waits for nothing.
-    await shim.serve(ready["listener"], lambda: _report(
-        result_fd, {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid}))

@@ -37,8 +37,8 @@ import dockyard.runtime.cgroups  # noqa: F401
 import dockyard.runtime.exec  # noqa: F401
 from dockyard.runtime import spawn
 from dockyard.shim import protocol as proto
+from dockyard.shim.main import run_shim, warm_up
 from dockyard.shim.protocol import RuntimeCreateError, ShimError
-from dockyard.shim.server import run_shim, warm_up
 
 __all__ = ["ShimRequest", "ShimSpawned", "RuntimeCreateError", "ShimError", "Zygote"]
 
