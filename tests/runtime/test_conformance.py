@@ -164,3 +164,21 @@ def test_pids_limit(runner: Runner, busybox_rootfs: Path, cg_parent: str) -> Non
     c["linux"]["resources"] = {"pids": {"limit": 4}}
     r = runner.run(c)
     assert "can't fork" in r.stdout + r.stderr
+
+
+def test_exec_format_error_after_start(runner: Runner, overlay: Callable[[], Path]) -> None:
+    rootfs = overlay()
+    (rootfs / "garbage").write_bytes(b"\x00\x01\x02 not a program\n")
+    os.chmod(rootfs / "garbage", 0o755)
+    r = runner.run(cfg(rootfs, ["/garbage"]))
+    assert (r.exit_code, r.stderr) == (1, "exec /garbage: exec format error\n")
+
+
+def test_device_cgroup_denies_disks(runner: Runner, busybox_rootfs: Path, cg_parent: str) -> None:
+    from dockyard.oci.runtime_spec import DEFAULT_DEVICE_RULES
+    c = sh(busybox_rootfs, "mknod /dev/sda-test b 8 0 && head -c 1 /dev/sda-test >/dev/null 2>&1 || echo denied; "
+                           "head -c 1 /dev/zero | wc -c")
+    c["linux"]["cgroupsPath"] = f"{cg_parent}/dev"
+    c["linux"]["resources"] = {"devices": [dict(d) for d in DEFAULT_DEVICE_RULES]}
+    r = runner.run(c)
+    assert r.stdout.split() == ["denied", "1"], r

@@ -304,7 +304,8 @@ def _init_main(ctx: ChildContext, steps: tuple[Step, ...]) -> NoReturn:
         os.execve(ctx.exe, list(ctx.spec.process.args), ctx.env)
     except BaseException as e:  # noqa: BLE001
         try:
-            os.write(2, f"exec {ctx.exe}: {sync.describe(e)}\n".encode())
+            why = sync.go_strerror(e.errno) if isinstance(e, OSError) and e.errno else sync.describe(e)
+            os.write(2, f"exec {ctx.exe}: {why}\n".encode())
         finally:
             os._exit(1)
     os._exit(1)
