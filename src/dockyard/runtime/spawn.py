@@ -128,6 +128,8 @@ def _launch(setup: dict[str, Any], fds: list[int], ns: NsPlan, place: Callable[[
     """Fork (or take the prefork), send SETUP, place the child in its cgroup, walk the protocol to READY."""
     if pre is not None and ns.pid == "new":
         pid, sock = pre.pid, pre.sock
+        with contextlib.suppress(OSError):  # it may still be warming up at low priority
+            os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, 0))
     else:
         if pre is not None:
             pre.discard()

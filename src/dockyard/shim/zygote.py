@@ -106,14 +106,15 @@ def _spare_main(chan: socket.socket) -> None:
         os._exit(0)
 
 
-def _fork_spare(daemon_sock: socket.socket) -> socket.socket:
+def _fork_spare(daemon_sock: socket.socket) -> tuple[int, socket.socket]:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    if os.fork() == 0:
+    pid = os.fork()
+    if pid == 0:
         daemon_sock.close()
         ours.close()
         _spare_main(theirs)
     theirs.close()
-    return ours
+    return pid, ours
 
 
 def _zygote_main(sock: socket.socket) -> None:
@@ -127,7 +128,8 @@ def _zygote_main(sock: socket.socket) -> None:
         spawn.warm_up()  # caches (cgroup hierarchies) and pages every shim then shares
     gc.collect()
     gc.freeze()  # shims share these pages; keep their collector from touching (copying) them
-    spare = _fork_spare(sock)
+    priority = os.getpriority(os.PRIO_PROCESS, 0)
+    spare_pid, spare = _fork_spare(sock)
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(sock, proto.MAX_REQUEST, 4)
@@ -142,12 +144,15 @@ def _zygote_main(sock: socket.socket) -> None:
             socket.send_fds(spare, [msg], fds)
         except OSError:  # the spare died (killed?): fork another one
             spare.close()
-            spare = _fork_spare(sock)
+            spare_pid, spare = _fork_spare(sock)
             socket.send_fds(spare, [msg], fds)
+        # It may still be warming up at low priority: that is now on a spawn's critical path.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, spare_pid, priority)
         for fd in fds:
             os.close(fd)
         spare.close()
-        spare = _fork_spare(sock)
+        spare_pid, spare = _fork_spare(sock)
 
 
 class Zygote:
