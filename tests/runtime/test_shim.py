@@ -336,3 +336,15 @@ def test_exec(shims: Shims) -> None:
         with pytest.raises(client.ShimError):
             await client.exec_start(d, "e6", _exec_proc(shims, ["true"]), stdin=False, stdout=True, stderr=True)
     asyncio.run(main())
+
+
+def test_bad_log_path_fails_the_spawn_cleanly(zygote: Zygote, tmp_path: Path, busybox_rootfs: Path) -> None:
+    c = base_config(["true"])
+    c["root"]["path"] = str(busybox_rootfs)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "config.json").write_text(json.dumps(c))
+    req = ShimRequest("badlog", str(tmp_path / "b"), str(tmp_path / "s"), "/nonexistent/dir/x.log", "json-file",
+                      "dockyard", False, False, False)
+    with pytest.raises(client.ShimError, match="open log"):
+        asyncio.run(zygote.spawn(req))
+    assert not client.shim_alive(str(tmp_path / "s"))

@@ -15,11 +15,13 @@ import signal
 import socket
 import struct
 import termios
+import traceback
 from typing import TYPE_CHECKING, Any
 
 from dockyard.runtime import syscalls as sc
 from dockyard.runtime.spawn import Prefork
 from dockyard.shim import protocol as proto
+from dockyard.shim.jsonlog import JsonFileLog
 from dockyard.shim.runtimes import CreateFailed, make_runtime
 from dockyard.shim.server import Shim, stdio_for, write_atomic
 
@@ -60,11 +62,25 @@ def warm_up(loop: asyncio.AbstractEventLoop) -> None:
     proto.ExitStatus(0, False, proto.rfc3339nano()).to_dict()
 
 
-def _report(fd: int, obj: dict[str, Any]) -> None:
-    with contextlib.suppress(OSError):
-        os.write(fd, proto.encode(obj))
-    with contextlib.suppress(OSError):
-        os.close(fd)
+class _Result:
+    """The one line a shim owes whoever spawned it; later attempts are no-ops (the fd is closed,
+    and its number may already belong to something else)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    @property
+    def sent(self) -> bool:
+        return self.fd < 0
+
+    def send(self, obj: dict[str, Any]) -> None:
+        if self.fd < 0:
+            return
+        with contextlib.suppress(OSError):
+            os.write(self.fd, proto.encode(obj))
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        self.fd = -1
 
 
 def _prepare_process(req: ShimRequest) -> None:
@@ -110,8 +126,12 @@ def run_shim(req: ShimRequest, result_fd: int, *, loop: asyncio.AbstractEventLoo
     asyncio.set_event_loop(loop)
     sock_path = os.path.join(req.shim_dir, "shim.sock")
     ready: dict[str, Any] = {}
+    result = _Result(result_fd)
     try:
-        loop.run_until_complete(_shim_main(req, result_fd, prefork, sock_path, ready))
+        loop.run_until_complete(_shim_main(req, result, prefork, sock_path, ready))
+    except BaseException as e:  # noqa: BLE001 - the shim ends here either way
+        traceback.print_exc()
+        result.send({"ok": False, "error": f"shim: {e}"})
     finally:
         with contextlib.suppress(OSError):
             if "ino" in ready and os.stat(sock_path).st_ino == ready["ino"]:  # a newer shim may own it now
@@ -119,11 +139,18 @@ def run_shim(req: ShimRequest, result_fd: int, *, loop: asyncio.AbstractEventLoo
         loop.close()
 
 
-async def _shim_main(req: ShimRequest, result_fd: int, prefork: Prefork | None, sock_path: str,
+async def _shim_main(req: ShimRequest, result: _Result, prefork: Prefork | None, sock_path: str,
                      ready: dict[str, Any]) -> None:
     os.makedirs(req.shim_dir, 0o711, exist_ok=True)
     _prepare_process(req)
     runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
+    try:  # before anything exists, so that a bad log path fails the spawn cleanly
+        log = JsonFileLog(req.log_path) if req.log_path and req.log_driver != "none" else None
+    except OSError as e:
+        if prefork is not None:
+            prefork.discard()
+        result.send({"ok": False, "error": f"shim: open log {req.log_path}: {e.strerror}"})
+        return
 
     def meanwhile(pid: int) -> None:
         """Our own files and socket, written while the container's init sets itself up."""
@@ -147,9 +174,9 @@ async def _shim_main(req: ShimRequest, result_fd: int, prefork: Prefork | None, 
                 os.unlink(sock_path)
             ready.pop("ino", None)
         if isinstance(e, CreateFailed):
-            _report(result_fd, {"ok": False, "error": e.message, "create": True})
+            result.send({"ok": False, "error": e.message, "create": True})
         else:
-            _report(result_fd, {"ok": False, "error": f"shim: {e}"})
+            result.send({"ok": False, "error": f"shim: {e}"})
         return
     finally:
         for fd in child_ends:
@@ -161,7 +188,13 @@ async def _shim_main(req: ShimRequest, result_fd: int, prefork: Prefork | None, 
             with contextlib.suppress(OSError):
                 fcntl.ioctl(created.console_fd, termios.TIOCSWINSZ,
                             struct.pack("HHHH", req.console_height, req.console_width, 0, 0))
-    shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, ready["cgroups_path"])
-    # Report only once the server accepts: the engine's next call (start) then waits for nothing.
-    await shim.serve(ready["listener"], lambda: _report(
-        result_fd, {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid}))
+    shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, ready["cgroups_path"], log)
+    try:
+        # Report only once the server accepts: the engine's next call (start) then waits for nothing.
+        await shim.serve(ready["listener"], lambda: result.send(
+            {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid}))
+    except BaseException:
+        if not result.sent:  # nobody will ever hear of this container: do not leave it behind
+            with contextlib.suppress(OSError):
+                os.kill(created.pid, signal.SIGKILL)
+        raise

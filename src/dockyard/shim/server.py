@@ -52,7 +52,8 @@ def stdio_for(tty: bool, open_stdin: bool) -> tuple[tuple[int, int, int], list[i
 
 class Shim:
     def __init__(self, req: ShimRequest, runtime: ShimRuntime, pid: int, console_fd: int | None,
-                 stdin_fd: int | None, outputs: dict[int, int], cgroups_path: str) -> None:
+                 stdin_fd: int | None, outputs: dict[int, int], cgroups_path: str,
+                 log: JsonFileLog | None = None) -> None:
         self.req, self.runtime, self.pid = req, runtime, pid
         self.status = "created"
         self.exit: proto.ExitStatus | None = None
@@ -63,6 +64,7 @@ class Shim:
         self._execs: dict[str, ProcIO] = {}
         self._unclaimed: dict[int, int] = {}
         self._starting = False
+        self._log = log
 
     # -- lifecycle --------------------------------------------------------------------------
     async def serve(self, listener: socket.socket, on_listening: Callable[[], None] | None = None) -> None:
@@ -70,9 +72,8 @@ class Shim:
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[None] = self._loop.create_future()
         console_fd, stdin_fd, outputs = self._init_io
-        log = JsonFileLog(self.req.log_path) if self.req.log_path and self.req.log_driver != "none" else None
         self.main = ProcIO(self.pid, outputs=outputs, stdin_fd=stdin_fd, console_fd=console_fd,
-                           tty=self.req.tty, log=log, on_done=self._container_done)
+                           tty=self.req.tty, log=self._log, on_done=self._container_done)
         self._procs[self.pid] = self.main
         self._loop.add_signal_handler(signal.SIGCHLD, self._reap)
         self._reap()  # the init may have exited before the handler existed
