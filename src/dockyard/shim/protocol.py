@@ -44,6 +44,12 @@ Exit code: the exit status, or 128 + signal number when killed by a signal.
 Go's RFC3339Nano does.  ``<shim_dir>/exit.json`` holds the same object,
 written atomically once the container has exited.
 
+Lifetime: the shim lives until its container is done, then LINGER (5 s) more
+for late clients, then removes shim.sock and exits (``shutdown``, which
+``client.delete`` sends, ends the linger at once).  After that ``exit.json``
+answers: ``client.wait`` and ``client.read_exit`` fall back on it.  ``start``
+replies once the init is released from its gate, without waiting for its execve.
+
 Files in shim_dir: ``shim.sock``, ``shim.pid``, ``shim.json`` (what `delete`
 needs: container id, runtime, its state root, cgroups path), ``exit.json``,
 ``shim.log`` (the shim's own diagnostics), ``runtime/`` (the runtime's state).
