@@ -90,12 +90,17 @@ class Shims:
         _reap_all()
 
 
-@pytest.fixture(params=["dockyard", "runc"])
+OUR_CLI = os.path.join(os.path.dirname(sys.executable), "dockyard-runtime")
+
+
+@pytest.fixture(params=["dockyard", "runc", "dockyard-runtime"])
 def shims(request: pytest.FixtureRequest, zygote: Zygote, tmp_path: Path, busybox_rootfs: Path,
           cg_parent: str, subreaper: None) -> Iterator[Shims]:
-    if request.param == "runc" and RUNC is None:
-        pytest.skip("runc is not installed")
-    s = Shims(zygote, tmp_path, request.param, busybox_rootfs, cg_parent)
+    """The built-in runtime in-process, runc, and our own CLI driven as an external runtime."""
+    runtime = {"runc": RUNC, "dockyard-runtime": OUR_CLI}.get(request.param, request.param)
+    if runtime is None or (request.param != "dockyard" and not os.access(runtime, os.X_OK)):
+        pytest.skip(f"{request.param} is not installed")
+    s = Shims(zygote, tmp_path, runtime, busybox_rootfs, cg_parent)
     yield s
     asyncio.run(s.cleanup())
 
