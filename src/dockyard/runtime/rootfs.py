@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 from dockyard.oci.runtime_spec import Device, Mount
 from dockyard.runtime import syscalls as sc
+from dockyard.securejoin import resolve_in_root
 
 __all__ = [
     "secure_join", "parse_mount_options", "make_private", "bind_rootfs", "mount_all",
@@ -48,33 +49,7 @@ _KEEP_ON_REMOUNT = (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_SYNCHRONOU
 
 def secure_join(root: str, unsafe: str) -> str:
     """Resolve `unsafe` as if `root` were "/": symlinks and ".." never leave root."""
-    pending = [p for p in unsafe.split("/") if p not in ("", ".")]
-    pending.reverse()
-    done: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop()
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        cur = os.path.join(root, *done, part)
-        try:
-            st = os.lstat(cur)
-        except (FileNotFoundError, NotADirectoryError):
-            done.append(part)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            done.append(part)
-            continue
-        links += 1
-        if links > 255:
-            raise OSError(errno.ELOOP, f"secure_join {unsafe}: too many levels of symbolic links")
-        target = os.readlink(cur)
-        if target.startswith("/"):
-            done = []
-        pending.extend(reversed([p for p in target.split("/") if p not in ("", ".")]))
-    return os.path.join(root, *done)
+    return resolve_in_root(root, unsafe)
 
 
 def parse_mount_options(options: Iterable[str]) -> tuple[int, int, str]:
