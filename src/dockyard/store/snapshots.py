@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dockyard import mountinfo
 from dockyard.errors import InvalidArgument, SystemError_
 from dockyard.store.content import ContentStore
 from dockyard.store.db import Database
@@ -300,27 +301,7 @@ def _mount(source: str, target: str, fstype: str, flags: int, data: str) -> None
 
 
 def is_mountpoint(target: str) -> bool:
-    target = os.path.realpath(target)
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
-        for line in f:
-            mount_point = line.split(" ", 5)[4]
-            if _unescape_mountinfo(mount_point) == target:
-                return True
-    return False
-
-
-def _unescape_mountinfo(s: str) -> str:
-    if "\\" not in s:
-        return s
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 3 < len(s) and s[i + 1:i + 4].isdigit():
-            out.append(chr(int(s[i + 1:i + 4], 8)))
-            i += 4
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
+    return mountinfo.is_mountpoint(os.path.realpath(target))
 
 
 def unmount(target: str) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dockyard.errors import SystemError_
+from dockyard.mountinfo import unescape
 
 __all__ = ["Mode", "Hierarchies", "parse_mountinfo", "hierarchies", "detect_mode", "V1_CONTROLLERS"]
 
@@ -57,21 +58,6 @@ class Hierarchies:
         return list(dict.fromkeys(self.v1[c] for c in sorted(self.v1)))
 
 
-def _unescape(field_: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo octal.
-    if "\\" not in field_:
-        return field_
-    out, i = [], 0
-    while i < len(field_):
-        if field_[i] == "\\" and i + 4 <= len(field_) and all(c in "01234567" for c in field_[i + 1 : i + 4]):
-            out.append(chr(int(field_[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field_[i])
-            i += 1
-    return "".join(out)
-
-
 def parse_mountinfo(text: str) -> Hierarchies:
     """Pick the cgroup mounts out of a mountinfo text (pure; unit-tested on strings)."""
     v1: dict[str, str] = {}
@@ -86,7 +72,7 @@ def parse_mountinfo(text: str) -> Hierarchies:
         if sep + 3 > len(fields) or len(fields) < 5:
             continue
         fstype, options = fields[sep + 1], fields[sep + 3]
-        mountpoint, devno = _unescape(fields[4]), fields[2]
+        mountpoint, devno = unescape(fields[4]), fields[2]
         if fstype == "cgroup2":
             unified_candidates.append(mountpoint)
         elif fstype == "cgroup":
