@@ -283,7 +283,8 @@ class ContainerService(Supervision):
         if timeout is None:
             timeout = 10
         self._exit_on_next(c)
-        if await self._settle_restarting(c):
+        if await self._settle_restarting(c):  # it was waiting to restart: nothing to signal
+            self._emit("container", "stop", c)
             return
         await self._signal(c, sig)
         if timeout < 0:
