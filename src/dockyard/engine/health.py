@@ -245,12 +245,12 @@ class HealthMonitor:
         output = _Output()
         try:
             await asyncio.wait_for(_drain(reader, output), timeout_ns / SECOND)
-            code = await shim.exec_wait(shim_dir, exec_id)
+            code = await shim.exec_wait(shim_dir, exec_id, forget=True)
         except TimeoutError:
             with contextlib.suppress(Exception):
                 await shim.exec_kill(shim_dir, exec_id, signal.SIGKILL)
             with contextlib.suppress(Exception):  # let it die, so that dying probes never pile up
-                await asyncio.wait_for(shim.exec_wait(shim_dir, exec_id), 10)
+                await asyncio.wait_for(shim.exec_wait(shim_dir, exec_id, forget=True), 10)
             out = output.text()
             msg = f"Health check exceeded timeout ({go_duration(timeout_ns)})"
             return -1, f"{msg}: {out}" if out else msg
