@@ -64,7 +64,8 @@ def _network_settings(c: Container) -> dict[str, Any]:
     }
 
 
-def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | None = None) -> dict[str, Any]:
+def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | None = None,
+                      exec_ids: list[str] | None = None) -> dict[str, Any]:
     cdir = paths.container(c.id)
     rw = cdir / "rw"
     hc = dict(c.host_config)
@@ -81,7 +82,7 @@ def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | Non
         "LogPath": str(paths.container_log(c.id)) if hc["LogConfig"]["Type"] != "none" else "",
         "Name": "/" + c.name, "RestartCount": c.restart_count, "Driver": "overlay2",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
-        "ExecIDs": None, "HostConfig": hc,
+        "ExecIDs": exec_ids or None, "HostConfig": hc,
         "GraphDriver": {"Name": "overlay2", "Data": {
             "MergedDir": str(paths.bundle(c.id) / "rootfs"), "UpperDir": str(rw / "upper"),
             "WorkDir": str(rw / "work")}},

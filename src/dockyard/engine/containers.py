@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from dockyard import errors
 from dockyard.engine import bundle, lifecycle_errors
 from dockyard.engine.container_store import Container, ContainerStore
+from dockyard.engine.control import unpause_after_signal
 from dockyard.engine.create_config import command_of, merge_config, normalise_host_config
 from dockyard.engine.health import HealthMonitor
 from dockyard.engine.logopts import parse_log_config
@@ -289,11 +290,11 @@ class ContainerService(Supervision):
         await self._signal(c, sig)
         if timeout < 0:
             await self._wait_exit(c.id, None)
-            return
-        if not await self._wait_exit(c.id, timeout):
+        elif not await self._wait_exit(c.id, timeout):
             await self._signal(c, signals.SIGKILL, all_=True)
             if not await self._wait_exit(c.id, 30):
                 raise errors.SystemError_(f"container {c.id} did not exit after SIGKILL")
+        self._emit("container", "stop", c)
 
     async def kill(self, ref: str, signal: str | None = None) -> None:
         c = self.get(ref)
@@ -314,6 +315,9 @@ class ContainerService(Supervision):
         except Exception as e:
             if c.state.status.is_running and c.id in self._exited:
                 raise errors.SystemError_(f"Cannot kill container {c.id}: {e}") from e
+            return
+        self._emit("container", "kill", c, signal=str(sig))
+        await unpause_after_signal(self, c, sig)  # a frozen task only acts on it once thawed
 
     async def _wait_exit(self, cid: str, timeout: float | None) -> bool:
         event = self._exited.get(cid)
