@@ -84,13 +84,18 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.containers import ContainerHandlers
+    from dockyard.api.handlers.events import EventHandlers
     from dockyard.api.handlers.images import ImageHandlers
+    from dockyard.api.handlers.observe import ObserveHandlers
     from dockyard.api.handlers.system import SystemHandlers
-    from dockyard.api.routes import build_router
+    from dockyard.api.routes import add_observe_routes, build_router
     from dockyard.api.server import ApiServer
     from dockyard.engine.container_store import ContainerStore
     from dockyard.engine.containers import ContainerService
+    from dockyard.engine.control import ContainerControl
+    from dockyard.engine.events import EventBus
     from dockyard.engine.images import ImageService
+    from dockyard.engine.stats import StatsService
     from dockyard.runtime.cgroups import detect_mode
     from dockyard.store.db import Database
     from dockyard.store.paths import Paths
@@ -101,11 +106,15 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     db = Database(paths.db)
     images = ImageService(paths, db)
     images.recover()   # finish or roll back what a crash interrupted
+    events = EventBus()
     containers = ContainerService(paths, ContainerStore(db), images, zygote,
-                                  cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime)
+                                  cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime,
+                                  on_event=events)
     await containers.restore()
     router = build_router(SystemHandlers(containers, images, detect_mode()),
                           ContainerHandlers(containers, images), ImageHandlers(images, containers))
+    add_observe_routes(router, EventHandlers(events),
+                       ObserveHandlers(ContainerControl(containers), StatsService(containers)))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)

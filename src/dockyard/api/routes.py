@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dockyard.api.handlers.containers import ContainerHandlers
+from dockyard.api.handlers.events import EventHandlers
 from dockyard.api.handlers.images import ImageHandlers
+from dockyard.api.handlers.observe import ObserveHandlers
 from dockyard.api.handlers.system import SystemHandlers
 from dockyard.api.server import Router
 
-__all__ = ["build_router"]
+__all__ = ["build_router", "add_observe_routes"]
 
 
 def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers) -> Router:
@@ -39,3 +41,14 @@ def build_router(system: SystemHandlers, containers: ContainerHandlers, images: 
     r.add("DELETE", "/images/{name:path}", images.remove)
     r.add("POST", "/dockyard/bootstrap", images.bootstrap)
     return r
+
+
+def add_observe_routes(r: Router, events: EventHandlers, observe: ObserveHandlers) -> None:
+    """Events, stats, top and the in-place verbs (pause, unpause, rename, update)."""
+    r.add("GET", "/events", events.events)
+    r.add("GET", "/containers/{id}/stats", observe.stats)
+    r.add("GET", "/containers/{id}/top", observe.top)
+    r.add("POST", "/containers/{id}/pause", observe.pause)
+    r.add("POST", "/containers/{id}/unpause", observe.unpause)
+    r.add("POST", "/containers/{id}/rename", observe.rename)
+    r.add("POST", "/containers/{id}/update", observe.update)

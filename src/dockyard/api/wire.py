@@ -26,19 +26,25 @@ _READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-tri
 
 def status_text(c: Container, now: float | None = None) -> str:
     st = c.state
+    health = (c.health or {}).get("Status", "")
     return container_status(st.status.value, rfc3339_to_epoch(st.started_at) or None,
-                            rfc3339_to_epoch(st.finished_at) or None, st.exit_code, now)
+                            rfc3339_to_epoch(st.finished_at) or None, st.exit_code, now, health=health)
 
 
 def _state(c: Container) -> dict[str, Any]:
     st = c.state
-    return {
-        "Status": st.status.value, "Running": st.status.value in ("running", "paused"),
+    out = {
+        # Docker counts a restarting container as running (stop/rm/kill treat it so)
+        "Status": st.status.value, "Running": st.status.value in ("running", "paused", "restarting"),
         "Paused": st.status.value == "paused", "Restarting": st.status.value == "restarting",
         "OOMKilled": st.oom_killed, "Dead": st.status.value == "dead", "Pid": st.pid,
         "ExitCode": st.exit_code, "Error": st.error, "StartedAt": st.started_at,
         "FinishedAt": st.finished_at,
     }
+    if c.health:
+        out["Health"] = {"Status": c.health.get("Status") or "unhealthy",
+                         "FailingStreak": c.health.get("FailingStreak", 0), "Log": c.health.get("Log") or []}
+    return out
 
 
 def _network_settings(c: Container) -> dict[str, Any]:
@@ -58,7 +64,8 @@ def _network_settings(c: Container) -> dict[str, Any]:
     }
 
 
-def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | None = None) -> dict[str, Any]:
+def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | None = None,
+                      exec_ids: list[str] | None = None) -> dict[str, Any]:
     cdir = paths.container(c.id)
     rw = cdir / "rw"
     hc = dict(c.host_config)
@@ -75,7 +82,7 @@ def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | Non
         "LogPath": str(paths.container_log(c.id)) if hc["LogConfig"]["Type"] != "none" else "",
         "Name": "/" + c.name, "RestartCount": c.restart_count, "Driver": "overlay2",
         "Platform": "linux", "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
-        "ExecIDs": None, "HostConfig": hc,
+        "ExecIDs": exec_ids or None, "HostConfig": hc,
         "GraphDriver": {"Name": "overlay2", "Data": {
             "MergedDir": str(paths.bundle(c.id) / "rootfs"), "UpperDir": str(rw / "upper"),
             "WorkDir": str(rw / "work")}},

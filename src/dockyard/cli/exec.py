@@ -52,14 +52,29 @@ def _exec(cli: Cli, o: Parsed) -> int:
     if tty and os.isatty(1):
         undo = watch_resize(lambda h, w: client.resize(exec_id, h, w, exec_id=True))
     try:
-        pump(stream, tty, stdin)
+        detached = pump(stream, tty, stdin, detach_keys=o.str("detach-keys"))
     finally:
         if undo:
             undo()
         stream.close()
+    if detached:
+        raise StatusError("read escape sequence", 1)  # docker exec's words for a detach
     info = client.get_json(f"/exec/{exec_id}/json") or {}
     code = info.get("ExitCode")
     return int(code) if code is not None else 0
+
+
+def _force_redraw(client, cid: str) -> None:
+    """Resize to a size off by one first, as docker attach does: the process redraws (a shell
+    prints its prompt again), then the real size follows."""
+    from dockyard.cli.runconfig import console_size
+
+    h, w = console_size(1)
+    if h and w:
+        try:
+            client.resize(cid, h + 1, w + 1)
+        except Exception:  # noqa: BLE001 - cosmetic
+            pass
 
 
 def _attach(cli: Cli, o: Parsed) -> int:
@@ -83,19 +98,25 @@ def _attach(cli: Cli, o: Parsed) -> int:
     stream = client.hijack(f"/containers/{cid}/attach", {
         "stream": 1, "stdin": stdin, "stdout": 1, "stderr": 1, "detachKeys": o.str("detach-keys") or None,
     })
-    undo = _watch_resize(client, cid) if tty and os.isatty(1) else None
+    undo = None
+    if tty and os.isatty(1):
+        _force_redraw(client, cid)
+        undo = _watch_resize(client, cid)
     proxy = SignalProxy(lambda sig: client.call("POST", f"/containers/{cid}/kill", {"signal": sig}))
     use_proxy = o.bool("sig-proxy", True) and not tty
     try:
         if use_proxy:
             proxy.__enter__()
-        pump(stream, tty, stdin)
+        detached = pump(stream, tty, stdin, detach_keys=o.str("detach-keys"))
     finally:
         if use_proxy:
             proxy.__exit__()
         if undo:
             undo()
         stream.close()
+    if detached:  # docker attach reports a detach as an error, unlike docker run
+        waiter.close()
+        raise StatusError("read escape sequence", 1)
     return _wait_status(cli, waiter)
 
 

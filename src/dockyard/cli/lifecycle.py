@@ -106,11 +106,17 @@ def _unpause(cli: Cli, o: Parsed) -> int:
 
 
 def _rename(cli: Cli, o: Parsed) -> int:
+    from dockyard.errors import DockyardError
+
     old, new = o.args
     new = new.strip()
     if not old.strip() or not new:
-        raise StatusError("Error: neither old nor new names may be empty", 1)
-    cli.client.call("POST", f"/containers/{_q(old)}/rename", {"name": new})
+        raise StatusError("Error: Neither old nor new names may be empty", 1)
+    try:
+        cli.client.call("POST", f"/containers/{_q(old)}/rename", {"name": new})
+    except DockyardError as e:  # docker prints the daemon's error, then its own line
+        cli.eprint(daemon_error(e))
+        raise StatusError(f"Error: failed to rename container named {old}", 1) from None
     return 0
 
 

@@ -38,6 +38,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tag": ("images", "TAG", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "unpause": ("lifecycle", "UNPAUSE", "Unpause all processes within one or more containers"),
     "wait": ("lifecycle", "WAIT", "Block until one or more containers stop, then print their exit codes"),
+    "events": ("events", "EVENTS", "Get real time events from the server"),
+    "port": ("port", "PORT", "List port mappings or a specific mapping for the container"),
+    "stats": ("stats", "STATS", "Display a live stream of container(s) resource usage statistics"),
+    "top": ("top", "TOP", "Display the running processes of a container"),
+    "update": ("update", "UPDATE", "Update configuration of one or more containers"),
     "bootstrap": ("bootstrap", "BOOTSTRAP", "Create a base image without a registry (busybox)"),
     "daemon": ("daemoncmd", "DAEMON", "Run the dockyard daemon"),
 }
@@ -55,14 +60,18 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "logs": COMMANDS["logs"],
         "ls": ("ps", "PS", "List containers"),
         "pause": COMMANDS["pause"],
+        "port": COMMANDS["port"],
         "prune": ("lifecycle", "CONTAINER_PRUNE", "Remove all stopped containers"),
         "rename": COMMANDS["rename"],
         "restart": COMMANDS["restart"],
         "rm": COMMANDS["rm"],
         "run": COMMANDS["run"],
         "start": COMMANDS["start"],
+        "stats": COMMANDS["stats"],
         "stop": COMMANDS["stop"],
+        "top": COMMANDS["top"],
         "unpause": COMMANDS["unpause"],
+        "update": COMMANDS["update"],
         "wait": COMMANDS["wait"],
     }),
     "image": ("Manage images", {
@@ -75,6 +84,7 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "tag": COMMANDS["tag"],
     }),
     "system": ("Manage dockyard", {
+        "events": COMMANDS["events"],
         "info": COMMANDS["info"],
     }),
 }

@@ -168,13 +168,16 @@ def _run(cli: Cli, o: Parsed) -> int:
         if use_proxy:
             proxy.__enter__()
         assert stream is not None
-        pump(stream, tty, body["AttachStdin"])
+        detached = pump(stream, tty, body["AttachStdin"], detach_keys=o.str("detach-keys"))
     finally:
         if use_proxy:
             proxy.__exit__()
         if undo_resize:
             undo_resize()
         stream.close()
+    if detached:  # the container keeps running, as after docker's ctrl-p ctrl-q
+        waiter.close()
+        return 0
     return _wait_status(cli, waiter)
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from dockyard.client.hijack import HijackedStream
+    from dockyard.detachkeys import EscapeFilter
 
 __all__ = ["RawTerminal", "copy_output", "pump", "write_all", "watch_resize", "SignalProxy"]
 
@@ -78,7 +79,7 @@ def copy_output(stream: HijackedStream, tty: bool, out_fd: int = 1, err_fd: int 
             write_all(err_fd if kind in (2, 3) else out_fd, payload)
 
 
-def _copy_stdin(stream: HijackedStream, in_fd: int) -> None:
+def _copy_stdin(stream: HijackedStream, in_fd: int, escape: EscapeFilter | None = None) -> None:
     try:
         while True:
             try:
@@ -89,27 +90,47 @@ def _copy_stdin(stream: HijackedStream, in_fd: int) -> None:
                 break
             if not data:
                 break
+            if escape is not None:
+                data = escape.feed(data)
             try:
-                stream.send(data)
+                if data:
+                    stream.send(data)
+                if escape is not None and escape.detached:
+                    # end the session here; the container keeps running
+                    stream.shutdown()
+                    return
             except OSError:
                 return
     finally:
         stream.close_write()
 
 
-def pump(stream: HijackedStream, tty: bool, stdin: bool, in_fd: int = 0, out_fd: int = 1, err_fd: int = 2) -> None:
-    """Copy both ways until the daemon ends the output; raw mode for `-it`."""
+def pump(stream: HijackedStream, tty: bool, stdin: bool, in_fd: int = 0, out_fd: int = 1, err_fd: int = 2,
+         detach_keys: str = "") -> bool:
+    """Copy both ways until the daemon ends the output; raw mode for `-it`.
+
+    With a TTY on stdin the detach keys (docker's syntax, default ctrl-p,ctrl-q) end the
+    session, as in docker's CLI; returns True when that happened."""
+    from dockyard.detachkeys import EscapeFilter, parse_detach_keys
+
     raw = RawTerminal(in_fd) if (tty and stdin) else None
+    escape = None
+    if tty and stdin:
+        try:
+            escape = EscapeFilter(parse_detach_keys(detach_keys))
+        except ValueError:  # the daemon refused it already; keep the default
+            escape = EscapeFilter(parse_detach_keys(""))
     if raw is not None:
         raw.__enter__()
     try:
         if stdin:
-            t = threading.Thread(target=_copy_stdin, args=(stream, in_fd), daemon=True)
+            t = threading.Thread(target=_copy_stdin, args=(stream, in_fd, escape), daemon=True)
             t.start()
         copy_output(stream, tty, out_fd, err_fd)
     finally:
         if raw is not None:
             raw.restore()
+    return escape is not None and escape.detached
 
 
 def watch_resize(resize: Callable[[int, int], None], fd: int = 1) -> Callable[[], None]:

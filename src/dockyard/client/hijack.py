@@ -60,6 +60,13 @@ class HijackedStream:
         except OSError:
             pass
 
+    def shutdown(self) -> None:
+        """End both directions now (a detach): a reader blocked on the stream sees EOF."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def close(self) -> None:
         try:
             self.rfile.close()

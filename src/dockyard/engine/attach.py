@@ -1,57 +1,37 @@
 """Attach: relay bytes between a client's hijacked connection and the container's shim.
 
 The shim already speaks the client's format (multiplexed frames without a TTY,
-raw bytes with one), so the daemon only copies. Output ends when the shim
-closes the stream (the container exited and its output drained); the
-client's half-close becomes the container's stdin EOF.
+raw bytes with one), so the daemon only copies (``relay.py``). Output ends when
+the shim closes the stream (the container exited and its output drained); the
+client's half-close becomes the container's stdin EOF; with a TTY the detach
+keys end the session and leave the container running.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Protocol
 
 from dockyard import errors
+from dockyard.detachkeys import parse_detach_keys
 from dockyard.engine.containers import ContainerService
+from dockyard.engine.relay import ByteStream, RelayEnd, relay
 from dockyard.shim import client as shim
 
-__all__ = ["ByteStream", "attach"]
+__all__ = ["ByteStream", "attach", "detach_keys"]
 
 
-class ByteStream(Protocol):
-    async def read(self, n: int = 65536) -> bytes: ...
-    async def write(self, data: bytes) -> None: ...
-    def close_write(self) -> None: ...
-
-
-async def _relay(client: ByteStream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 stdin: bool) -> None:
-    async def upstream() -> None:
-        while data := await client.read(65536):
-            writer.write(data)
-            await writer.drain()
-        with contextlib.suppress(OSError, RuntimeError):
-            writer.write_eof()
-
-    up = asyncio.create_task(upstream()) if stdin else None
+def detach_keys(spec: str) -> bytes:
+    """The attach's detach sequence (Docker's syntax; '' → ctrl-p,ctrl-q); 400 for a bad one."""
     try:
-        while data := await reader.read(65536):
-            await client.write(data)
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        if up is not None:
-            up.cancel()
-            with contextlib.suppress(BaseException):
-                await up
-        writer.close()
-        client.close_write()
+        return parse_detach_keys(spec)
+    except ValueError:
+        raise errors.InvalidArgument(f"Invalid detach keys ({spec}) provided") from None
 
 
 async def attach(service: ContainerService, ref: str, client: ByteStream, *,
-                 stdin: bool, stdout: bool, stderr: bool) -> None:
-    """Serve one attach session until the container's output ends or the client leaves."""
+                 stdin: bool, stdout: bool, stderr: bool, keys: str = "") -> RelayEnd | None:
+    """Serve one attach session until the container's output ends, the client detaches
+    (detach `keys`, with a TTY) or leaves."""
     c = service.get(ref)
     shim_dir = str(service.paths.shim_dir(c.id))
     stdin = stdin and bool(c.config.get("OpenStdin"))
@@ -73,6 +53,12 @@ async def attach(service: ContainerService, ref: str, client: ByteStream, *,
             service.drop_pending_attach(c.id, connect)
     else:
         raise errors.InvalidState("You cannot attach to a stopped container, start it first")
-    if "s" in opened:
-        reader, writer = opened["s"]
-        await _relay(client, reader, writer, stdin)
+    if "s" not in opened:
+        return None
+    reader, writer = opened["s"]
+    escape = detach_keys(keys) if stdin and c.config.get("Tty") else None
+    end = await relay(client, reader, writer, stdin=stdin, detach_keys=escape)
+    if end is RelayEnd.DETACHED:
+        service._emit("container", "detach", c)
+    client.close_write()
+    return end

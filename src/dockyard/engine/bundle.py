@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dockyard.engine.container_store import Container
 from dockyard.engine.etcfiles import write_etc_files
+from dockyard.engine.init_process import apply_init, find_init, wants_init
 from dockyard.engine.spec import Resources, build_spec
 from dockyard.network.loopback import loopback_up
 from dockyard.store import snapshots
@@ -62,6 +63,8 @@ def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str)
         if host_net:
             spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "network"]
             spec["hostname"] = hostname
+        if wants_init(hc):
+            apply_init(spec, find_init())
         (bundle / "config.json").write_text(json.dumps(spec))
     except BaseException:
         release(paths, c.id)

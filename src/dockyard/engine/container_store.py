@@ -32,6 +32,9 @@ class Container:
     args: list[str] = field(default_factory=list)
     restart_count: int = 0
     network_settings: dict = field(default_factory=dict)
+    # Docker's HasBeenManuallyStopped: stop/kill by hand, so `unless-stopped` stays down.
+    manually_stopped: bool = False
+    health: dict | None = None  # State.Health: {"Status", "FailingStreak", "Log"}
 
     def record(self) -> dict:
         return {
@@ -43,6 +46,8 @@ class Container:
             "Args": self.args,
             "RestartCount": self.restart_count,
             "NetworkSettings": self.network_settings,
+            "HasBeenManuallyStopped": self.manually_stopped,
+            "Health": self.health,
         }
 
     @classmethod
@@ -54,6 +59,7 @@ class Container:
             state=ContainerState.from_json(rec["State"]), path=rec.get("Path", ""),
             args=rec.get("Args", []), restart_count=rec.get("RestartCount", 0),
             network_settings=rec.get("NetworkSettings", {}),
+            manually_stopped=rec.get("HasBeenManuallyStopped", False), health=rec.get("Health"),
         )
 
 

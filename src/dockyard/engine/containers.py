@@ -20,9 +20,13 @@ from dataclasses import dataclass
 from dockyard import errors
 from dockyard.engine import bundle, lifecycle_errors
 from dockyard.engine.container_store import Container, ContainerStore
+from dockyard.engine.control import unpause_after_signal
 from dockyard.engine.create_config import command_of, merge_config, normalise_host_config
+from dockyard.engine.health import HealthMonitor
+from dockyard.engine.logopts import parse_log_config
 from dockyard.engine.names import generate_name, validate_name
 from dockyard.engine.state import ContainerState, Status
+from dockyard.engine.supervision import Supervision
 from dockyard.engine.timeutil import now_rfc3339
 from dockyard.shim import client as shim
 from dockyard.shim.zygote import RuntimeCreateError, ShimRequest, Zygote
@@ -57,7 +61,7 @@ def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int
     raise errors.InvalidArgument(f"Invalid signal: {value}")
 
 
-class ContainerService:
+class ContainerService(Supervision):
     def __init__(self, paths: Paths, store: ContainerStore, images, zygote: Zygote, *,
                  cgroup_parent: str = "dockyard", default_runtime: str = "dockyard",
                  on_event: Callable[..., None] | None = None) -> None:
@@ -74,6 +78,8 @@ class ContainerService:
         self._exited: dict[str, asyncio.Event] = {}
         self._pending_attach: dict[str, list[tuple[Callable[[], Awaitable[None]], asyncio.Future]]] = {}
         self._monitors: dict[str, asyncio.Task[None]] = {}
+        self._init_supervision()
+        self.health = HealthMonitor(paths, store.save, lambda *a, **k: self._emit(*a, **k))
 
     # ------------------------------------------------------------------ lookup
     def get(self, ref: str) -> Container:
@@ -127,6 +133,8 @@ class ContainerService:
                 raise errors.NotModified("container already started")
             if not c.state.status.can_start():
                 raise errors.InvalidState(f"cannot start a container in state {c.state.status.value}")
+            self.restarts.reset(c.id)
+            c.restart_count, c.manually_stopped = 0, False
             try:
                 await self._start_locked(c)
             except BaseException:
@@ -144,6 +152,7 @@ class ContainerService:
         shutil.rmtree(shim_dir, ignore_errors=True)
         shim_dir.mkdir(parents=True)
         log_driver = c.host_config["LogConfig"]["Type"]
+        rotation = parse_log_config(log_driver, c.host_config["LogConfig"].get("Config"))
         request = ShimRequest(
             container_id=c.id, bundle=str(prepared), shim_dir=str(shim_dir),
             log_path=str(self.paths.container_log(c.id)) if log_driver != "none" else "",
@@ -151,7 +160,8 @@ class ContainerService:
             runtime=runtime, tty=c.config["Tty"], open_stdin=c.config["OpenStdin"],
             stdin_once=c.config["StdinOnce"],
             console_width=(c.host_config.get("ConsoleSize") or [0, 0])[1] or 0,
-            console_height=(c.host_config.get("ConsoleSize") or [0, 0])[0] or 0)
+            console_height=(c.host_config.get("ConsoleSize") or [0, 0])[0] or 0,
+            log_max_size=rotation.max_size, log_max_files=rotation.max_files)
         try:
             spawned = await self.zygote.spawn(request)
         except RuntimeCreateError as e:
@@ -178,6 +188,7 @@ class ContainerService:
         self._exited[c.id] = asyncio.Event()
         self._monitors[c.id] = asyncio.create_task(self._monitor(c.id))
         self._emit("container", "start", c)
+        self.health.start(c)
 
     async def _cleanup_runtime(self, c: Container, runtime: str) -> None:
         shim_dir = str(self.paths.shim_dir(c.id))
@@ -199,14 +210,19 @@ class ContainerService:
                                                                  finished_at=now_rfc3339())
         await self._on_exit(cid, status)
 
-    async def _on_exit(self, cid: str, status: shim.ExitStatus) -> None:
+    async def _on_exit(self, cid: str, status: shim.ExitStatus, may_restart: bool = True) -> None:
         c = self.store._by_id.get(cid)
         if c is None:
             return
         async with self._lock(cid):
+            self.health.stop(c)
             runtime = c.host_config.get("Runtime") or self.default_runtime
             await self._cleanup_runtime(c, runtime)
-            c.state = ContainerState(status=Status.EXITED, exit_code=status.exit_code,
+            delay = self._restart_delay(c, status.exit_code, status.finished_at) if may_restart else None
+            if delay is not None:
+                c.restart_count += 1
+            c.state = ContainerState(status=Status.EXITED if delay is None else Status.RESTARTING,
+                                     exit_code=status.exit_code,
                                      oom_killed=status.oom_killed, started_at=c.state.started_at,
                                      finished_at=status.finished_at or now_rfc3339())
             self.store.save(c)
@@ -218,7 +234,9 @@ class ContainerService:
                 self._emit("container", "oom", c)
             self._emit("container", "die", c, exitCode=str(status.exit_code))
             self._resolve(self._exit_waiters, cid, WaitResult(status.exit_code))
-            if c.host_config.get("AutoRemove"):
+            if delay is not None:
+                self.restarts.schedule(cid, delay)
+            elif c.host_config.get("AutoRemove"):
                 await self._remove_locked(c)
 
     @staticmethod
@@ -265,20 +283,28 @@ class ContainerService:
             timeout = c.config.get("StopTimeout")
         if timeout is None:
             timeout = 10
+        self._exit_on_next(c)
+        if await self._settle_restarting(c):  # it was waiting to restart: nothing to signal
+            self._emit("container", "stop", c)
+            return
         await self._signal(c, sig)
         if timeout < 0:
             await self._wait_exit(c.id, None)
-            return
-        if not await self._wait_exit(c.id, timeout):
+        elif not await self._wait_exit(c.id, timeout):
             await self._signal(c, signals.SIGKILL, all_=True)
             if not await self._wait_exit(c.id, 30):
                 raise errors.SystemError_(f"container {c.id} did not exit after SIGKILL")
+        self._emit("container", "stop", c)
 
     async def kill(self, ref: str, signal: str | None = None) -> None:
         c = self.get(ref)
         sig = parse_signal(signal, signals.SIGKILL)
         if not c.state.status.is_running:
             raise errors.InvalidState(f"Cannot kill container: {ref}: Container {c.id} is not running")
+        self._exit_on_next(c, sig)
+        if c.state.status == Status.RESTARTING:  # nothing to signal: settle it if that ended restarting
+            await self._settle_restarting(c)
+            return
         await self._signal(c, sig, all_=sig == signals.SIGKILL)
         if sig == signals.SIGKILL:
             await self._wait_exit(c.id, 30)
@@ -289,6 +315,9 @@ class ContainerService:
         except Exception as e:
             if c.state.status.is_running and c.id in self._exited:
                 raise errors.SystemError_(f"Cannot kill container {c.id}: {e}") from e
+            return
+        self._emit("container", "kill", c, signal=str(sig))
+        await unpause_after_signal(self, c, sig)  # a frozen task only acts on it once thawed
 
     async def _wait_exit(self, cid: str, timeout: float | None) -> bool:
         event = self._exited.get(cid)
@@ -314,10 +343,12 @@ class ContainerService:
         if c.state.status.is_running:
             if not force:
                 raise errors.Conflict(
-                    f'cannot remove container "/{c.name}": container is running: '
+                    f'cannot remove container "/{c.name}": container is {c.state.status.value}: '
                     "stop the container before removing or force remove")
-            await self._signal(c, signals.SIGKILL, all_=True)
-            await self._wait_exit(c.id, 30)
+            self._exit_on_next(c)
+            if not await self._settle_restarting(c):
+                await self._signal(c, signals.SIGKILL, all_=True)
+                await self._wait_exit(c.id, 30)
         async with self._lock(c.id):
             if self.store._by_id.get(c.id) is not None:
                 await self._remove_locked(c)
@@ -328,6 +359,8 @@ class ContainerService:
         await asyncio.get_running_loop().run_in_executor(None, self._remove_files, c.id)
         self.store.delete(c.id)
         self._locks.pop(c.id, None)
+        self.restarts.forget(c.id)
+        self.health.stop(c)
         # layers kept alive only for this container (its image was force-removed) can go now
         await asyncio.get_running_loop().run_in_executor(None, self.images.gc)
         self._emit("container", "destroy", c)
@@ -373,19 +406,27 @@ class ContainerService:
     async def restore(self) -> None:
         """Re-adopt containers whose shims survived; settle the ones that died meanwhile."""
         for c in self.store.all():
+            if c.state.status == Status.RESTARTING:
+                self._settle_restarting_at_restore(c)
+                continue
             if not c.state.status.is_running:
                 continue
             shim_dir = str(self.paths.shim_dir(c.id))
             if shim.shim_alive(shim_dir):
                 self._exited[c.id] = asyncio.Event()
                 self._monitors[c.id] = asyncio.create_task(self._monitor(c.id))
+                self.health.start(c)
                 continue
             status = shim.read_exit(shim_dir) or shim.ExitStatus(
                 exit_code=255, oom_killed=False, finished_at=now_rfc3339())
             self._exited[c.id] = asyncio.Event()
-            await self._on_exit(c.id, status)
+            await self._on_exit(c.id, status, may_restart=False)
+        await self._restart_policies_at_start()
 
     async def shutdown(self, *, live_restore: bool, timeout: float = 10) -> None:
+        self._shutting_down = True
+        await self.restarts.close()
+        await self.health.close()
         monitors = list(self._monitors.values())
         if not live_restore:
             running = [c for c in self.store.all() if c.state.status.is_running]

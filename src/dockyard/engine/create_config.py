@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from dockyard import errors
+from dockyard.engine.health import merge_healthcheck, validate_healthcheck
+from dockyard.engine.logopts import parse_log_config
 
 __all__ = ["merge_config", "normalise_host_config", "command_of"]
 
@@ -82,10 +84,14 @@ def merge_config(body: dict, image_config: dict, container_id: str) -> dict:
         "OnBuild": img.get("OnBuild"),
         "Labels": {**(img.get("Labels") or {}), **(body.get("Labels") or {})},
     }
-    for key in ("StopSignal", "StopTimeout", "Healthcheck"):
+    for key in ("StopSignal", "StopTimeout"):
         value = body.get(key) or img.get(key)
         if value:
             config[key] = value
+    healthcheck = merge_healthcheck(body.get("Healthcheck"), img.get("Healthcheck"))
+    validate_healthcheck(healthcheck)
+    if healthcheck:
+        config["Healthcheck"] = healthcheck
     if not command_of(config):
         raise errors.InvalidArgument("No command specified")
     return config
@@ -125,4 +131,5 @@ def normalise_host_config(host_config: dict | None) -> dict:
     if log_type not in ("json-file", "none", "local"):
         raise errors.InvalidArgument(f'failed to create logger: logger: no log driver named \'{log_type}\' is registered')
     hc["LogConfig"] = {"Type": log_type, "Config": (hc.get("LogConfig") or {}).get("Config") or {}}
+    parse_log_config(log_type, hc["LogConfig"]["Config"])
     return hc

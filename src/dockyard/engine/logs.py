@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dockyard.engine.logfiles import RotatingReader
 from dockyard.engine.streams import encode_frame
 from dockyard.engine.timeutil import rfc3339_to_epoch
 
@@ -86,7 +87,7 @@ class _Reader:
 async def log_stream(path: Path, opts: LogOptions, *, tty: bool,
                      running: Callable[[], asyncio.Event | None]) -> AsyncIterator[bytes]:
     """`running()` gives the container's exit event while it runs, else None."""
-    reader = _Reader(path)
+    reader = RotatingReader(path)   # reads the rotated files too
     lines = reader.read_lines()
     if opts.tail is not None and opts.tail >= 0:
         selected = deque(_entries(lines, opts), maxlen=opts.tail) if opts.tail else deque()

@@ -132,9 +132,10 @@ async def exec_start(shim_dir: str, exec_id: str, process: dict[str, Any], *, st
     return int(reply["pid"]), reader, writer
 
 
-async def exec_wait(shim_dir: str, exec_id: str) -> int:
-    """Exit code of the exec once it exited and its output is drained."""
-    reply = await _call(shim_dir, {"op": "exec_wait", "id": exec_id})
+async def exec_wait(shim_dir: str, exec_id: str, *, forget: bool = False) -> int:
+    """Exit code of the exec once it exited and its output is drained; `forget`: the shim drops
+    the exec after answering (its id can then be reused)."""
+    reply = await _call(shim_dir, {"op": "exec_wait", "id": exec_id, "forget": forget})
     if "exit_code" not in reply:
         raise ShimError(str(reply.get("error", "exec_wait failed")))
     return int(reply["exit_code"])

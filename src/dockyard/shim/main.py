@@ -145,7 +145,8 @@ async def _shim_main(req: ShimRequest, result: _Result, prefork: Prefork | None,
     _prepare_process(req)
     runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
     try:  # before anything exists, so that a bad log path fails the spawn cleanly
-        log = JsonFileLog(req.log_path) if req.log_path and req.log_driver != "none" else None
+        log = (JsonFileLog(req.log_path, max_size=req.log_max_size, max_files=req.log_max_files)
+               if req.log_path and req.log_driver != "none" else None)
     except OSError as e:
         if prefork is not None:
             prefork.discard()

@@ -19,7 +19,8 @@ request                                            reply
 ``{"op":"exec","id":X,"process":{OCI process},``    ``{"ok":true,"pid":N}`` then a raw stream as for
 ``"stdin":B,"stdout":B,"stderr":B,``                attach, for that process; or ``{"ok":false,``
 ``"console_width":W,"console_height":H}``           ``"error":..,"create":true}`` if the runtime refused
-``{"op":"exec_wait","id":X}``                      ``{"exit_code":N}`` once X exited and is drained
+``{"op":"exec_wait","id":X,"forget":B}``           ``{"exit_code":N}`` once X exited and is drained;
+                                                   ``forget``: then drop X (a later exec_wait fails)
 =================================================  ==================================================
 
 ``kill`` and ``resize`` take an optional ``"id"``: they then act on exec X.

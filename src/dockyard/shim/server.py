@@ -221,6 +221,8 @@ class Shim:
     async def _op_exec_wait(self, req: dict[str, Any]) -> dict[str, Any]:
         proc = self._proc(req)
         await proc.wait_done()
+        if req.get("forget"):  # nobody asks again (health probes): do not keep it for the shim's life
+            self._execs.pop(str(req["id"]), None)
         return {"exit_code": proc.exit_code}
 
     async def _op_resize(self, req: dict[str, Any]) -> dict[str, Any]:

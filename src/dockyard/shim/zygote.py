@@ -56,6 +56,8 @@ class ShimRequest:
     stdin_once: bool
     console_width: int = 0
     console_height: int = 0
+    log_max_size: int = -1     # json-file rotation (--log-opt max-size, bytes); -1: never
+    log_max_files: int = 1     # --log-opt max-file: the current file and rotated ones
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ class ContainerHandlers:
     async def inspect(self, req: Request) -> Response:
         c = self.containers.get(req.params["id"])
         size = self._size(c) if req.flag("size") else None
-        return JSONResponse(wire.container_inspect(c, self.containers.paths, size=size))
+        return JSONResponse(wire.container_inspect(c, self.containers.paths, size=size,
+                                                    exec_ids=self.containers.exec_ids(c.id)))
 
     async def start(self, req: Request) -> Response:
         await self.containers.start(req.params["id"])
@@ -125,6 +126,8 @@ class ContainerHandlers:
                         else "application/vnd.docker.raw-stream")
         stdin, stdout, stderr = req.flag("stdin"), req.flag("stdout"), req.flag("stderr")
         stream_live = req.flag("stream")
+        keys = req.arg("detachKeys")
+        attach_mod.detach_keys(keys)  # a bad sequence is a 400 before the hijack
 
         async def run(raw: RawStream) -> None:
             if req.flag("logs"):
@@ -133,7 +136,8 @@ class ContainerHandlers:
                                               running=lambda: None):
                     await raw.write(chunk)
             if stream_live and c.state.status.can_attach():
-                await attach_mod.attach(self.containers, c.id, raw, stdin=stdin, stdout=stdout, stderr=stderr)
+                await attach_mod.attach(self.containers, c.id, raw, stdin=stdin, stdout=stdout, stderr=stderr,
+                                        keys=keys)
             else:
                 raw.close_write()
 
