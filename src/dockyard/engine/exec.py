@@ -218,7 +218,7 @@ class ExecService:
 
     async def _collect_exit(self, s: ExecSession, shim_dir: str) -> None:
         try:
-            code = await shim.exec_wait(shim_dir, s.id)
+            code = await shim.exec_wait(shim_dir, s.id, forget=True)  # we are its only waiter
         except (shim.ShimError, OSError) as e:
             log.debug("exec %s: no exit status from the shim: %s", s.id[:12], e)
             code = _UNKNOWN_EXIT
