@@ -440,3 +440,16 @@ def test_docker_py_exec_socket_and_attach_socket(daemon, api, box):
     finally:
         c.remove(force=True)
         client.close()
+
+
+def test_exec_with_runc(cli, daemon):
+    """The same exec through runc (`runc exec --detach`, with a console socket for -t)."""
+    cid = daemon.docker("run", "-d", "--runtime", "runc", "busybox", "sh", "-c",
+                        'trap "exit 0" TERM; while :; do sleep 1; done').stdout_text.strip()
+    try:
+        assert cli("exec", cid, "sh", "-c", "echo hi; exit 4", check=False).returncode == 4
+        assert cli("exec", "-t", cid, "tty").stdout_text.startswith("/dev/pts/")
+        p = cli("exec", cid, "nosuch", check=False)
+        assert p.returncode == 127 and NOSUCH in p.stdout_text + p.stderr_text
+    finally:
+        daemon.docker("rm", "-f", cid)
