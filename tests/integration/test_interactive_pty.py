@@ -72,6 +72,17 @@ def test_run_it_initial_size(daemon, argv):
         p.close()
 
 
+def test_exec_it_initial_size(daemon, argv):
+    cid = daemon.docker("run", "-d", "busybox", "sleep", "60").stdout_text.strip()
+    p = session(daemon, argv, "exec", "-it", cid, "stty", "size", rows=17, cols=93)
+    try:
+        p.expect(r"17 93\r\n")
+        assert p.wait() == 0
+    finally:
+        p.close()
+        daemon.docker("rm", "-f", cid)
+
+
 def test_exec_it_shell(daemon, argv):
     cid = daemon.docker("run", "-d", "busybox", "sh", "-c", 'trap "exit 0" TERM; while :; do sleep 1; done'
                         ).stdout_text.strip()
