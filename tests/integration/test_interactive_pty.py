@@ -167,3 +167,19 @@ def test_detach_from_exec_it(daemon, argv):
     finally:
         p.close()
         daemon.docker("rm", "-f", cid)
+
+
+def test_start_ai_and_detach(daemon, argv):
+    name = f"pty-start-{len(argv)}"
+    daemon.docker("create", "-it", "--name", name, "busybox", "sh")
+    p = session(daemon, argv, "start", "-ai", name)
+    try:
+        p.expect(PROMPT)
+        p.send("echo $((6*7))\r")
+        p.expect(r"\r\n42\r\n")
+        p.send(b"\x10\x11")
+        assert p.wait() == 0
+        assert running(daemon, name)
+    finally:
+        p.close()
+        daemon.docker("rm", "-f", name)
