@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.containers import ContainerHandlers
     from dockyard.api.handlers.events import EventHandlers
+    from dockyard.api.handlers.exec import ExecHandlers
     from dockyard.api.handlers.images import ImageHandlers
     from dockyard.api.handlers.observe import ObserveHandlers
     from dockyard.api.handlers.system import SystemHandlers
@@ -94,6 +95,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl
     from dockyard.engine.events import EventBus
+    from dockyard.engine.exec import ExecService
     from dockyard.engine.images import ImageService
     from dockyard.engine.stats import StatsService
     from dockyard.runtime.cgroups import detect_mode
@@ -110,9 +112,11 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     containers = ContainerService(paths, ContainerStore(db), images, zygote,
                                   cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime,
                                   on_event=events)
+    execs = ExecService(containers)
     await containers.restore()
     router = build_router(SystemHandlers(containers, images, detect_mode()),
-                          ContainerHandlers(containers, images), ImageHandlers(images, containers))
+                          ContainerHandlers(containers, images), ImageHandlers(images, containers),
+                          ExecHandlers(execs))
     add_observe_routes(router, EventHandlers(events),
                        ObserveHandlers(ContainerControl(containers), StatsService(containers)))
     server = ApiServer(router, socket_path)
@@ -127,6 +131,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     log.info("shutting down")
     await server.close()
     await containers.shutdown(live_restore=args.live_restore, timeout=args.shutdown_timeout)
+    await execs.shutdown()
     db.close()
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dockyard.api.handlers.containers import ContainerHandlers
 from dockyard.api.handlers.events import EventHandlers
+from dockyard.api.handlers.exec import ExecHandlers
 from dockyard.api.handlers.images import ImageHandlers
 from dockyard.api.handlers.observe import ObserveHandlers
 from dockyard.api.handlers.system import SystemHandlers
@@ -12,7 +13,8 @@ from dockyard.api.server import Router
 __all__ = ["build_router", "add_observe_routes"]
 
 
-def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers) -> Router:
+def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers,
+                 execs: ExecHandlers | None = None) -> Router:
     r = Router()
     r.add("GET", "/_ping", system.ping)
     r.add("GET", "/version", system.version)
@@ -31,6 +33,12 @@ def build_router(system: SystemHandlers, containers: ContainerHandlers, images: 
     r.add("POST", "/containers/{id}/resize", containers.resize)
     r.add("GET", "/containers/{id}/logs", containers.logs)
     r.add("DELETE", "/containers/{id}", containers.remove)
+
+    if execs is not None:
+        r.add("POST", "/containers/{id}/exec", execs.create)
+        r.add("POST", "/exec/{id}/start", execs.start)
+        r.add("POST", "/exec/{id}/resize", execs.resize)
+        r.add("GET", "/exec/{id}/json", execs.inspect)
 
     r.add("POST", "/images/create", images.create)
     r.add("GET", "/images/json", images.list)

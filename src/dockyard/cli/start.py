@@ -67,13 +67,16 @@ def _start_attached(cli: Cli, o: Parsed) -> int:
     try:
         if not tty:
             proxy.__enter__()
-        pump(stream, tty, stdin)
+        detached = pump(stream, tty, stdin, detach_keys=o.str("detach-keys"))
     finally:
         if not tty:
             proxy.__exit__()
         if undo:
             undo()
         stream.close()
+    if detached:  # the detach keys: the container keeps running, as with docker start -ai
+        waiter.close()
+        return 0
     return _wait_status(cli, waiter)
 
 

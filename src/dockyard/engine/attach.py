@@ -56,8 +56,12 @@ async def attach(service: ContainerService, ref: str, client: ByteStream, *,
     if "s" not in opened:
         return None
     reader, writer = opened["s"]
-    escape = detach_keys(keys) if stdin and c.config.get("Tty") else None
-    end = await relay(client, reader, writer, stdin=stdin, detach_keys=escape)
+    tty = bool(c.config.get("Tty"))
+    escape = detach_keys(keys) if stdin and tty else None
+    # moby: the client's EOF closes the container's stdin only with StdinOnce and no TTY;
+    # otherwise it ends the session and the container keeps its stdin
+    end_on_eof = tty or not c.config.get("StdinOnce")
+    end = await relay(client, reader, writer, stdin=stdin, detach_keys=escape, end_on_eof=end_on_eof)
     if end is RelayEnd.DETACHED:
         service._emit("container", "detach", c)
     client.close_write()

@@ -16,6 +16,7 @@ import signal as signals
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from dockyard import errors
 from dockyard.engine import bundle, lifecycle_errors
@@ -32,7 +33,7 @@ from dockyard.shim import client as shim
 from dockyard.shim.zygote import RuntimeCreateError, ShimRequest, Zygote
 from dockyard.store.paths import Paths
 
-__all__ = ["ContainerService", "WaitResult", "parse_signal"]
+__all__ = ["ContainerService", "ExecTracker", "WaitResult", "parse_signal"]
 
 log = logging.getLogger("dockyard.containers")
 
@@ -61,6 +62,11 @@ def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int
     raise errors.InvalidArgument(f"Invalid signal: {value}")
 
 
+class ExecTracker(Protocol):
+    def ids_for(self, cid: str) -> list[str]: ...
+    def container_stopped(self, cid: str) -> None: ...
+
+
 class ContainerService(Supervision):
     def __init__(self, paths: Paths, store: ContainerStore, images, zygote: Zygote, *,
                  cgroup_parent: str = "dockyard", default_runtime: str = "dockyard",
@@ -78,6 +84,7 @@ class ContainerService(Supervision):
         self._exited: dict[str, asyncio.Event] = {}
         self._pending_attach: dict[str, list[tuple[Callable[[], Awaitable[None]], asyncio.Future]]] = {}
         self._monitors: dict[str, asyncio.Task[None]] = {}
+        self._exec_tracker: ExecTracker | None = None
         self._init_supervision()
         self.health = HealthMonitor(paths, store.save, lambda *a, **k: self._emit(*a, **k))
 
@@ -227,6 +234,7 @@ class ContainerService(Supervision):
                                      finished_at=status.finished_at or now_rfc3339())
             self.store.save(c)
             self._monitors.pop(cid, None)
+            self._execs_gone(cid)
             event = self._exited.pop(cid, None)
             if event:
                 event.set()
@@ -312,6 +320,8 @@ class ContainerService(Supervision):
     async def _signal(self, c: Container, sig: int, all_: bool = False) -> None:
         try:
             await shim.kill(str(self.paths.shim_dir(c.id)), sig, all_)
+        except shim.ShimGone:
+            return  # it exited and its shim left: the monitor is recording the exit
         except Exception as e:
             if c.state.status.is_running and c.id in self._exited:
                 raise errors.SystemError_(f"Cannot kill container {c.id}: {e}") from e
@@ -361,6 +371,7 @@ class ContainerService(Supervision):
         self._locks.pop(c.id, None)
         self.restarts.forget(c.id)
         self.health.stop(c)
+        self._execs_gone(c.id)
         # layers kept alive only for this container (its image was force-removed) can go now
         await asyncio.get_running_loop().run_in_executor(None, self.images.gc)
         self._emit("container", "destroy", c)
@@ -382,6 +393,18 @@ class ContainerService(Supervision):
                 await self._remove_locked(c)
             deleted.append(c.id)
         return deleted, reclaimed
+
+    # ------------------------------------------------------------------ exec sessions
+    def track_execs(self, tracker: ExecTracker) -> None:
+        """The exec service registers here: it lists a container's ExecIDs and forgets them at exit."""
+        self._exec_tracker = tracker
+
+    def exec_ids(self, cid: str) -> list[str]:
+        return self._exec_tracker.ids_for(cid) if self._exec_tracker else []
+
+    def _execs_gone(self, cid: str) -> None:
+        if self._exec_tracker is not None:
+            self._exec_tracker.container_stopped(cid)
 
     # ------------------------------------------------------------------ attach
     def queue_attach(self, cid: str, connect: Callable[[], Awaitable[None]], done: asyncio.Future) -> None:

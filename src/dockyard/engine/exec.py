@@ -190,7 +190,8 @@ class ExecService:
             writer.close()
             return
         keys = parse_detach_keys(cfg.detach_keys) if cfg.tty and cfg.attach_stdin else None
-        end = await relay(client, reader, writer, stdin=cfg.attach_stdin, detach_keys=keys)
+        # stdin EOF closes a pipe; a TTY's input stays open and the session ends (as in moby)
+        end = await relay(client, reader, writer, stdin=cfg.attach_stdin, detach_keys=keys, end_on_eof=cfg.tty)
         if end is RelayEnd.ENDED:
             # the client reads ExitCode right after the stream ends: have it by then
             with contextlib.suppress(asyncio.TimeoutError):
@@ -217,7 +218,7 @@ class ExecService:
 
     async def _collect_exit(self, s: ExecSession, shim_dir: str) -> None:
         try:
-            code = await shim.exec_wait(shim_dir, s.id)
+            code = await shim.exec_wait(shim_dir, s.id, forget=True)  # we are its only waiter
         except (shim.ShimError, OSError) as e:
             log.debug("exec %s: no exit status from the shim: %s", s.id[:12], e)
             code = _UNKNOWN_EXIT

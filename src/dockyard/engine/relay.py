@@ -3,9 +3,10 @@
 Used by attach and exec. The shim already speaks the client's format (frames
 without a TTY, raw bytes with one), so this only copies. Output ends when the
 shim closes the stream (the process exited and its output drained); the
-client's half-close becomes the process's stdin EOF. With detach keys (TTY
-only, as in Docker) typing the sequence ends the session and leaves the
-process running.
+client's half-close becomes the process's stdin EOF, or (``end_on_eof``: with
+a TTY, or stdin not closed at the client's EOF) ends the session, as moby's
+CopyStreams does. With detach keys (TTY only, as in Docker) typing the
+sequence ends the session and leaves the process running.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ class RelayEnd(enum.Enum):
     ENDED = "ended"          # the shim closed the stream: the process is done
     DETACHED = "detached"    # the client typed the detach keys
     GONE = "gone"            # the client went away
+    INPUT_ENDED = "input"    # the client's stdin ended and that ends the session (end_on_eof)
 
 
 async def relay(client: ByteStream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                stdin: bool, detach_keys: bytes | None = None) -> RelayEnd:
+                stdin: bool, detach_keys: bytes | None = None, end_on_eof: bool = False) -> RelayEnd:
     """Relay until the process's output ends, the client detaches or leaves; closes the shim side."""
-    detached = asyncio.Event()
+    stop = asyncio.Event()       # set when the client's input ends the session
+    why: list[RelayEnd] = []
 
     async def upstream() -> None:
         filt = EscapeFilter(detach_keys) if detach_keys else None
@@ -46,12 +49,16 @@ async def relay(client: ByteStream, reader: asyncio.StreamReader, writer: asynci
                 writer.write(data)
                 await writer.drain()
             if filt is not None and filt.detached:
-                detached.set()
+                why.append(RelayEnd.DETACHED)
+                stop.set()
                 return
         if filt is not None and (tail := filt.flush()):
             writer.write(tail)
         with contextlib.suppress(OSError, RuntimeError):
             writer.write_eof()
+        if end_on_eof:
+            why.append(RelayEnd.INPUT_ENDED)
+            stop.set()
 
     async def downstream() -> RelayEnd:
         try:
@@ -63,15 +70,15 @@ async def relay(client: ByteStream, reader: asyncio.StreamReader, writer: asynci
 
     up = asyncio.create_task(upstream()) if stdin else None
     down = asyncio.create_task(downstream())
-    detach = asyncio.create_task(detached.wait())
+    stopped = asyncio.create_task(stop.wait())
     try:
-        await asyncio.wait({down, detach}, return_when=asyncio.FIRST_COMPLETED)
-        end = RelayEnd.DETACHED if detached.is_set() else down.result()
+        await asyncio.wait({down, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        end = why[0] if why else down.result()
     finally:
-        for task in (up, down, detach):
+        for task in (up, down, stopped):
             if task is not None and not task.done():
                 task.cancel()
-        for task in (up, down, detach):
+        for task in (up, down, stopped):
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task

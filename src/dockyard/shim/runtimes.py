@@ -201,7 +201,8 @@ class ExternalRuntime(ShimRuntime):
 
     async def exec(self, exec_id: str, process: dict[str, Any], stdio: tuple[int, int, int], tty: bool,
                    run: Runner) -> Created:
-        base = os.path.join(self.shim_dir, f"exec-{exec_id}")
+        # short: the console socket's path must fit sun_path (108 bytes) and exec ids are 64 hex
+        base = os.path.join(self.shim_dir, f"exec-{exec_id[:16]}")
         with open(base + ".json", "w") as f:
             json.dump(process, f)
         args = ["exec", "--detach", "--process", base + ".json", "--pid-file", base + ".pid"]
