@@ -375,3 +375,23 @@ def test_containers_survive_a_daemon_crash(daemon):
         assert d("logs", "dies7").stdout_text == ""
     finally:
         rm(daemon, *names, "dies7", "always-dies", "always-later")
+
+
+# ---------------------------------------------------------------------------------- shim memory
+
+def _mergeable(pid: int) -> bool:
+    return any(line.startswith("VmFlags:") and " mg" in line
+               for line in Path(f"/proc/{pid}/smaps").read_text().splitlines())
+
+
+def test_shim_memory_is_mergeable_but_not_the_containers(daemon):
+    cid = daemon.docker("run", "-d", "busybox", "sh", "-c", FOREVER).stdout_text.strip()
+    try:
+        shim_pid = int((daemon.dir / "exec" / "s" / cid[:24] / "shim.pid").read_text())
+        wait_for(lambda: _mergeable(shim_pid))
+        assert not _mergeable(inspect(daemon, cid)["State"]["Pid"])
+        # an exec is forked by the shim, then execs: it starts unmerged too
+        out = daemon.docker("exec", cid, "sh", "-c", "grep -c ' mg' /proc/self/smaps || true").stdout_text
+        assert out.strip() == "0"
+    finally:
+        rm(daemon, cid)
