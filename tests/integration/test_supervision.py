@@ -250,6 +250,29 @@ def test_health_status_events(daemon):
         rm(daemon, "hev")
 
 
+def test_ps_health_filter_and_pause(cli, daemon):
+    cli("run", "-d", "--name", "hf1", "--health-cmd", "true", "--health-interval", "100ms", "busybox",
+        "sh", "-c", FOREVER)
+    cli("run", "-d", "--name", "hf2", "busybox", "sh", "-c", FOREVER)
+    try:
+        wait_for(lambda: inspect(daemon, "hf1")["State"]["Health"]["Status"] == "healthy")
+        names = cli("ps", "--filter", "health=healthy", "--format", "{{.Names}}").stdout_text.split()
+        assert "hf1" in names and "hf2" not in names
+        names = cli("ps", "--filter", "health=none", "--format", "{{.Names}}").stdout_text.split()
+        assert "hf2" in names and "hf1" not in names
+        p = cli("ps", "--filter", "health=sick", check=False)
+        assert p.returncode != 0 and "Unrecognised filter value for health: sick" in p.stderr_text
+        cli("pause", "hf1")   # no probes into a frozen container
+        time.sleep(0.3)
+        before = inspect(daemon, "hf1")["State"]["Health"]["Log"][-1]
+        time.sleep(0.5)
+        assert inspect(daemon, "hf1")["State"]["Health"]["Log"][-1] == before
+        cli("unpause", "hf1")
+        wait_for(lambda: inspect(daemon, "hf1")["State"]["Health"]["Log"][-1] != before)
+    finally:
+        rm(daemon, "hf1", "hf2")
+
+
 def test_healthcheck_from_the_image_timeout_and_none(daemon, tmp_path):
     from daemon_harness import busybox_rootfs_tar
     tar = busybox_rootfs_tar(tmp_path)
