@@ -250,6 +250,29 @@ def test_health_status_events(daemon):
         rm(daemon, "hev")
 
 
+def test_ps_health_filter_and_pause(cli, daemon):
+    cli("run", "-d", "--name", "hf1", "--health-cmd", "true", "--health-interval", "100ms", "busybox",
+        "sh", "-c", FOREVER)
+    cli("run", "-d", "--name", "hf2", "busybox", "sh", "-c", FOREVER)
+    try:
+        wait_for(lambda: inspect(daemon, "hf1")["State"]["Health"]["Status"] == "healthy")
+        names = cli("ps", "--filter", "health=healthy", "--format", "{{.Names}}").stdout_text.split()
+        assert "hf1" in names and "hf2" not in names
+        names = cli("ps", "--filter", "health=none", "--format", "{{.Names}}").stdout_text.split()
+        assert "hf2" in names and "hf1" not in names
+        p = cli("ps", "--filter", "health=sick", check=False)
+        assert p.returncode != 0 and "Unrecognised filter value for health: sick" in p.stderr_text
+        cli("pause", "hf1")   # no probes into a frozen container
+        time.sleep(0.3)
+        before = inspect(daemon, "hf1")["State"]["Health"]["Log"][-1]
+        time.sleep(0.5)
+        assert inspect(daemon, "hf1")["State"]["Health"]["Log"][-1] == before
+        cli("unpause", "hf1")
+        wait_for(lambda: inspect(daemon, "hf1")["State"]["Health"]["Log"][-1] != before)
+    finally:
+        rm(daemon, "hf1", "hf2")
+
+
 def test_healthcheck_from_the_image_timeout_and_none(daemon, tmp_path):
     from daemon_harness import busybox_rootfs_tar
     tar = busybox_rootfs_tar(tmp_path)
@@ -375,3 +398,23 @@ def test_containers_survive_a_daemon_crash(daemon):
         assert d("logs", "dies7").stdout_text == ""
     finally:
         rm(daemon, *names, "dies7", "always-dies", "always-later")
+
+
+# ---------------------------------------------------------------------------------- shim memory
+
+def _mergeable(pid: int) -> bool:
+    return any(line.startswith("VmFlags:") and " mg" in line
+               for line in Path(f"/proc/{pid}/smaps").read_text().splitlines())
+
+
+def test_shim_memory_is_mergeable_but_not_the_containers(daemon):
+    cid = daemon.docker("run", "-d", "busybox", "sh", "-c", FOREVER).stdout_text.strip()
+    try:
+        shim_pid = int((daemon.dir / "exec" / "s" / cid[:24] / "shim.pid").read_text())
+        wait_for(lambda: _mergeable(shim_pid))
+        assert not _mergeable(inspect(daemon, cid)["State"]["Pid"])
+        # an exec is forked by the shim, then execs: it starts unmerged too
+        out = daemon.docker("exec", cid, "sh", "-c", "grep -c ' mg' /proc/self/smaps || true").stdout_text
+        assert out.strip() == "0"
+    finally:
+        rm(daemon, cid)

@@ -13,6 +13,7 @@ __all__ = ["CONTAINER_FILTERS", "select"]
 CONTAINER_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since",
                      "health", "network", "volume", "is-task", "publish", "expose"}
 _STATUSES = {"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+_HEALTH = {"starting", "healthy", "unhealthy", "none"}
 
 
 def _label_match(labels: dict[str, str], wanted: str) -> bool:
@@ -29,6 +30,9 @@ def select(containers: list[Container], filters: dict[str, list[str]], *, all_: 
         if status not in _STATUSES:
             raise errors.InvalidArgument(
                 f"Invalid filter 'status={status}'")
+    for health in filters.get("health", []):
+        if health not in _HEALTH:
+            raise errors.InvalidArgument(f"Unrecognised filter value for health: {health}")
     if filters.get("status") or filters.get("exited"):
         all_ = True
     before_ts = since_ts = None
@@ -57,6 +61,8 @@ def select(containers: list[Container], filters: dict[str, list[str]], *, all_: 
             continue
         if filters.get("exited") and not (c.state.status.value == "exited"
                                           and str(c.state.exit_code) in filters["exited"]):
+            continue
+        if filters.get("health") and ((c.health or {}).get("Status") or "none") not in filters["health"]:
             continue
         if filters.get("ancestor") and c.image_id not in ancestors:
             continue

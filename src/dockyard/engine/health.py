@@ -26,6 +26,7 @@ from typing import Any
 from dockyard import errors
 from dockyard.engine.container_store import Container
 from dockyard.engine.spec import exec_process_spec
+from dockyard.engine.state import Status
 from dockyard.engine.timeutil import rfc3339_to_epoch
 from dockyard.shim import client as shim
 from dockyard.shim.protocol import FrameDecoder, rfc3339nano
@@ -197,6 +198,8 @@ class HealthMonitor:
                 in_start = time.monotonic() - started < start_period
                 status = (c.health or {}).get("Status")
                 await asyncio.sleep(start_interval if in_start and status == "starting" else interval)
+                if c.state.status is not Status.RUNNING:   # paused: a probe would only hang in the freezer
+                    continue
                 begun = time.time_ns()
                 try:
                     code, output = await self._probe(c, cmd, timeout_ns)

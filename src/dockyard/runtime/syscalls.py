@@ -23,7 +23,7 @@ __all__ = [
     "PR_SET_CHILD_SUBREAPER", "PR_CAP_AMBIENT", "PR_CAP_AMBIENT_RAISE",
     "PR_CAP_AMBIENT_CLEAR_ALL",
     "mount", "umount2", "pivot_root", "unshare", "setns", "sethostname", "setdomainname",
-    "prctl", "capget", "capset", "cap_last_cap",
+    "prctl", "capget", "capset", "cap_last_cap", "MADV_MERGEABLE", "madvise",
 ]
 
 # mount(2) flags
@@ -70,6 +70,9 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
+# madvise(2) advice
+MADV_MERGEABLE = 12
+
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _SYSCALLS = {
@@ -86,6 +89,7 @@ _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.syscall.restype = ctypes.c_long
+_libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 
 
 class _CapHeader(ctypes.Structure):
@@ -148,6 +152,10 @@ def setdomainname(name: str) -> None:
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), "prctl")
+
+
+def madvise(addr: int, length: int, advice: int) -> None:
+    _check(_libc.madvise(addr, length, advice), "madvise")
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:

@@ -22,13 +22,16 @@ from dockyard.runtime import syscalls as sc
 from dockyard.runtime.spawn import Prefork
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
+from dockyard.shim.memmerge import make_mergeable
 from dockyard.shim.runtimes import CreateFailed, make_runtime
 from dockyard.shim.server import Shim, stdio_for, write_atomic
 
 if TYPE_CHECKING:
     from dockyard.shim.zygote import ShimRequest
 
-__all__ = ["run_shim", "warm_up"]
+__all__ = ["run_shim", "warm_up", "MERGE_AGAIN_AFTER"]
+
+MERGE_AGAIN_AFTER = 5.0   # seconds: once more for the arenas the first requests allocate
 
 
 async def _warm_up_server() -> None:
@@ -190,6 +193,9 @@ async def _shim_main(req: ShimRequest, result: _Result, prefork: Prefork | None,
                 fcntl.ioctl(created.console_fd, termios.TIOCSWINSZ,
                             struct.pack("HHHH", req.console_height, req.console_width, 0, 0))
     shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, ready["cgroups_path"], log)
+    # The container's init is forked: from here on the shim's pages may be shared with its siblings'.
+    asyncio.get_running_loop().call_soon(make_mergeable)
+    asyncio.get_running_loop().call_later(MERGE_AGAIN_AFTER, make_mergeable)
     try:
         # Report only once the server accepts: the engine's next call (start) then waits for nothing.
         await shim.serve(ready["listener"], lambda: result.send(
