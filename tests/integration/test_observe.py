@@ -210,6 +210,44 @@ def test_stats_live_table_refreshes(daemon):
         daemon.docker("rm", "-f", "st3")
 
 
+def _live_frames(daemon, cmd: list[str], during) -> list[list[str]]:
+    """Run a live `stats` while `during()` runs; the NAME column of each redrawn table."""
+    proc = subprocess.Popen(cmd, env=daemon.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.5)
+        during()
+        time.sleep(2.5)
+    finally:
+        proc.kill()
+        out, _ = proc.communicate(timeout=10)
+    frames = []
+    for frame in out.decode().split("\x1b[H"):
+        rows = [line.split()[1] for line in frame.replace("\x1b[K", "").replace("\x1b[J", "").splitlines()
+                if line.strip() and not line.startswith("CONTAINER") and len(line.split()) > 1]
+        frames.append(rows)
+    return frames
+
+
+def test_stats_without_names_follows_events(daemon):
+    """No names: the running containers, joined by those that start, left by those that die."""
+    for n, cmd in enumerate(([sys.executable, "-m", "dockyard.cli", "-H", daemon.host, "stats"],
+                             ["docker", "stats"])):
+        daemon.docker("run", "-d", "--name", f"sa{n}", "busybox", "sleep", "300")
+
+        def during(n=n):
+            daemon.docker("run", "-d", "--name", f"sb{n}", "busybox", "sleep", "300")
+            time.sleep(1.5)
+            daemon.docker("kill", f"sa{n}")
+
+        try:
+            frames = _live_frames(daemon, cmd, during)
+            seen = [f for f in frames if f]
+            assert [f"sa{n}"] in seen and [f"sb{n}"] == seen[-1], seen
+            assert any(sorted(f) == sorted([f"sa{n}", f"sb{n}"]) for f in seen), seen
+        finally:
+            daemon.docker("rm", "-f", f"sa{n}", f"sb{n}")
+
+
 def test_stats_docker_py_shapes(client):
     c = client.containers.run("busybox", ["sh", "-c", "while :; do :; done"], detach=True, name="st4",
                               mem_limit="32m", pids_limit=40)
@@ -339,6 +377,24 @@ def test_pause_errors_and_status_codes(daemon, cli):
         assert status == 400 and body["message"] == "Invalid signal: NOPE"
     finally:
         cli("rm", "-f", "pz5")
+
+
+def test_paused_container_survives_a_daemon_crash(daemon):
+    daemon.docker("run", "-d", "--name", "pz7", "busybox", "sh", "-c", COUNTER)
+    try:
+        _counter(daemon.docker, "pz7")
+        daemon.docker("pause", "pz7")
+        daemon.kill9()
+        daemon.start()
+        assert daemon.docker("inspect", "-f", "{{.State.Status}}", "pz7").stdout_text == "paused\n"
+        frozen = _counter_from_host(daemon.docker, "pz7")
+        time.sleep(0.3)
+        assert _counter_from_host(daemon.docker, "pz7") == frozen
+        daemon.docker("unpause", "pz7")
+        time.sleep(0.5)
+        assert _counter_from_host(daemon.docker, "pz7") > frozen
+    finally:
+        daemon.docker("rm", "-f", "pz7")
 
 
 def test_pause_with_docker_py(client):
