@@ -93,7 +93,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.server import ApiServer
     from dockyard.engine.container_store import ContainerStore
     from dockyard.engine.containers import ContainerService
-    from dockyard.engine.control import ContainerControl
+    from dockyard.engine.control import ContainerControl, observe_paused
     from dockyard.engine.events import EventBus
     from dockyard.engine.exec import ExecService
     from dockyard.engine.images import ImageService
@@ -114,6 +114,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
                                   on_event=events)
     execs = ExecService(containers)
     await containers.restore()
+    await observe_paused(containers)
     router = build_router(SystemHandlers(containers, images, detect_mode()),
                           ContainerHandlers(containers, images), ImageHandlers(images, containers),
                           ExecHandlers(execs))

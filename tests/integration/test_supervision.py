@@ -143,6 +143,19 @@ def test_restart_events(daemon):
         rm(daemon, "evr")
 
 
+def test_docker_restart_event(cli, daemon):
+    since = str(int(time.time()) - 1)
+    cid = cli("run", "-d", "--name", "rst", "busybox", "sh", "-c", FOREVER).stdout_text.strip()
+    try:
+        cli("restart", "-t", "2", "rst")
+        p = daemon.docker("events", "--since", since, "--until", str(int(time.time()) + 1),
+                          "--filter", f"container={cid}", "--format", "{{.Action}}", timeout=30)
+        actions = [a for a in p.stdout_text.split() if a in ("start", "die", "stop", "restart")]
+        assert actions == ["start", "die", "stop", "start", "restart"]
+    finally:
+        rm(daemon, "rst")
+
+
 def _graceful_daemon_restart(daemon) -> None:
     daemon.proc.send_signal(signal.SIGTERM)
     daemon.proc.wait(60)

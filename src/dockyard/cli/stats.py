@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["STATS", "StatsEntry", "StatsRow", "entry_from_frame", "DEFAULT_TABLE"]
 
 DEFAULT_TABLE = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
-_TICK = 0.5
+_TICK = 0.5     # seconds between redraws
+_STALE = 2.0    # no figures for this long: the row shows "--"
 
 
 @dataclass
@@ -140,7 +141,7 @@ class StatsRow(Row):
 
 
 class _Collector:
-    """The entries being shown, each fed by its own thread."""
+    """The entries being shown (in the order added), each fed by its own thread."""
 
     def __init__(self, cli: Cli, stream: bool) -> None:
         self.cli = cli
@@ -149,36 +150,41 @@ class _Collector:
         self.entries: dict[str, StatsEntry] = {}
         self.errors: dict[str, str] = {}
         self.first: dict[str, threading.Event] = {}
-        self.gone: set[str] = set()
+        self.updated: dict[str, float] = {}
+        self._gen: dict[str, int] = {}
+        self._next_gen = 0
 
     def add(self, container: str) -> None:
         with self.lock:
             if container in self.entries:
                 return
+            self._next_gen += 1
+            gen = self._gen[container] = self._next_gen
             self.entries[container] = StatsEntry(container)
             self.first[container] = threading.Event()
-            self.gone.discard(container)
-        threading.Thread(target=self._collect, args=(container,), daemon=True).start()
+            self.updated[container] = time.monotonic()
+        threading.Thread(target=self._collect, args=(container, gen), daemon=True).start()
 
     def remove(self, container: str) -> None:
         with self.lock:
             self.entries.pop(container, None)
-            self.gone.add(container)
+            self._gen.pop(container, None)
 
-    def _set(self, container: str, entry: StatsEntry | None = None, error: str = "") -> None:
+    def _set(self, container: str, gen: int, entry: StatsEntry | None = None, error: str = "") -> None:
         with self.lock:
-            if container in self.gone:
-                return
+            if self._gen.get(container) != gen:
+                return  # removed (or removed and added again) meanwhile
             if entry is not None:
                 self.entries[container] = entry
                 self.errors.pop(container, None)
-            elif container in self.entries:
+                self.updated[container] = time.monotonic()
+            else:
                 self.entries[container].invalid = True
                 if error:
                     self.errors[container] = error
-        self.first[container].set()
+            self.first[container].set()
 
-    def _collect(self, container: str) -> None:
+    def _collect(self, container: str, gen: int) -> None:
         from dockyard.client.api import quote
         from dockyard.errors import DockyardError
 
@@ -186,15 +192,15 @@ class _Collector:
             frames = self.cli.client.stream_json("GET", f"/containers/{quote(container)}/stats",
                                                  {"stream": "1" if self.stream else "0"})
             for frame in frames:
-                if container in self.gone:
+                if self._gen.get(container) != gen:
                     return
-                self._set(container, entry_from_frame(container, frame))
+                self._set(container, gen, entry_from_frame(container, frame))
                 if not self.stream:
                     return
         except (DockyardError, OSError) as e:
-            self._set(container, error=daemon_error(e))
+            self._set(container, gen, error=daemon_error(e))
             return
-        self._set(container)  # the stream ended: the container went away
+        self._set(container, gen)  # the stream ended: the container went away
 
     def wait_first(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -202,8 +208,16 @@ class _Collector:
             event.wait(max(0.0, deadline - time.monotonic()))
 
     def snapshot(self) -> list[StatsEntry]:
+        """Copies to render; an entry with no new figures for 2 s shows as invalid, as docker does."""
+        now = time.monotonic()
         with self.lock:
-            return [StatsEntry(**vars(e)) for e in self.entries.values()]
+            out = []
+            for key, e in self.entries.items():
+                copy = StatsEntry(**vars(e))
+                if self.stream and now - self.updated.get(key, now) > _STALE:
+                    copy = StatsEntry(e.container, name=e.name, id=e.id, invalid=True)
+                out.append(copy)
+            return out
 
 
 def _follow_events(cli: Cli, collector: _Collector, show_all: bool) -> None:
@@ -211,10 +225,10 @@ def _follow_events(cli: Cli, collector: _Collector, show_all: bool) -> None:
 
     try:
         for msg in cli.client.stream_json("GET", "/events", {"filters": encode_filters({"type": ["container"]})}):
-            action, cid = msg.get("Action", ""), (msg.get("Actor") or {}).get("ID", "")
+            action, cid = msg.get("Action", ""), (msg.get("Actor") or {}).get("ID", "")[:12]
             if action == "start" or (action == "create" and show_all):
                 collector.add(cid)
-            elif action == "destroy" or (action == "die" and not show_all):
+            elif action == "die" and not show_all:
                 collector.remove(cid)
     except Exception:  # noqa: BLE001 - the table goes on without live additions
         return
@@ -225,18 +239,18 @@ def _stats(cli: Cli, o: Parsed) -> int:
     fmt = o.str("format")
     _ = cli.client.api_version  # negotiate once, before the threads share the client
     collector = _Collector(cli, stream=not no_stream)
-    named = list(o.args)
+    named = list(dict.fromkeys(o.args))
     if named:
         for name in named:
             collector.add(name)
     else:
-        if not no_stream:
-            threading.Thread(target=_follow_events, args=(cli, collector, show_all), daemon=True).start()
+        # subscribe first, then list: a container started in between is not missed
+        threading.Thread(target=_follow_events, args=(cli, collector, show_all), daemon=True).start()
         for c in cli.client.containers(all=show_all) or []:
-            collector.add(c["Id"])
-    collector.wait_first(5.0 if no_stream else 2.0)
+            collector.add(c["Id"][:12])
+    collector.wait_first(5.0)
     if named and collector.errors:
-        raise StatusError("\n".join(collector.errors.values()), 1)
+        raise StatusError("\n".join(collector.errors[n] for n in named if n in collector.errors), 1)
 
     def render() -> str:
         rows = [StatsRow(e, trunc) for e in collector.snapshot()]
@@ -245,13 +259,10 @@ def _stats(cli: Cli, o: Parsed) -> int:
     if no_stream:
         cli.out.write(render())
         return 0
-    while True:
-        text = render()
-        lines = text.split("\n")
+    while True:  # until interrupted, as docker
+        lines = render().split("\n")
         cli.out.write("\033[H" + "".join(f"{line} \033[K\n" for line in lines) + "\033[J")
         cli.out.flush()
-        if not named and not show_all and not collector.entries:
-            return 0
         time.sleep(_TICK)
 
 

@@ -346,6 +346,7 @@ class ContainerService(Supervision):
         with contextlib.suppress(errors.NotModified):
             await self.stop(ref, timeout, signal)
         await self.start(ref)
+        self._emit("container", "restart", self.get(ref))   # only `docker restart`, not a policy's restart
 
     # ------------------------------------------------------------------ remove
     async def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> None:

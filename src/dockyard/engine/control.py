@@ -24,7 +24,7 @@ from dockyard.engine.names import validate_name
 from dockyard.engine.state import Status
 from dockyard.engine.top import TopResult, top, validate_ps_args
 
-__all__ = ["ContainerControl", "unpause_after_signal"]
+__all__ = ["ContainerControl", "observe_paused", "unpause_after_signal"]
 
 
 def _not_running(c: Container) -> errors.InvalidState:
@@ -67,6 +67,22 @@ async def unpause_after_signal(svc: Any, c: Container, sig: int) -> None:
         c.state.status = Status.RUNNING
         svc.store.save(c)
         svc._emit("container", "unpause", c)
+
+
+async def observe_paused(svc: Any) -> None:
+    """At daemon start: a live container is paused exactly when its freezer says so
+    (a crash between freezing and saving the record must not leave a lie behind)."""
+    for c in svc.store.all():
+        if c.state.status not in (Status.RUNNING, Status.PAUSED):
+            continue
+        try:
+            frozen = await _in_thread(_cgroup(svc, c).is_frozen)
+        except errors.DockyardError:
+            continue
+        observed = Status.PAUSED if frozen else Status.RUNNING
+        if c.state.status is not observed:
+            c.state.status = observed
+            svc.store.save(c)
 
 
 class ContainerControl:
