@@ -475,6 +475,22 @@ def test_update_reaches_the_cgroup_and_the_record(cli):
         cli("rm", "-f", "up1")
 
 
+def test_updated_restart_policy_is_followed(daemon):
+    daemon.docker("run", "-d", "--name", "up3", "busybox", "sh", "-c",
+                  "while [ ! -e /tmp/go ]; do sleep 0.1; done; rm /tmp/go; exit 3")
+    try:
+        daemon.docker("update", "--restart", "on-failure:1", "up3")
+        daemon.docker("exec", "up3", "touch", "/tmp/go")
+        for _ in range(100):
+            state = daemon.docker("inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "up3").stdout_text.split()
+            if state == ["1", "running"]:
+                break
+            time.sleep(0.1)
+        assert state == ["1", "running"]
+    finally:
+        daemon.docker("rm", "-f", "up3")
+
+
 def test_update_with_docker_py_and_stopped_container(client):
     c = client.containers.create("busybox", ["sleep", "300"], name="up2")
     try:

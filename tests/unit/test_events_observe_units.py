@@ -219,3 +219,16 @@ def test_local_time_render_is_rfc3339_nano_fixed():
     line = pretty_event({"Type": "t", "Action": "a", "Actor": {"ID": "i"}, "timeNano": int(time.time() * 1e9)})
     stamp = line.split(" ")[0]
     assert len(stamp.split(".")[1]) >= 10  # nine digits, then Z or an offset
+
+
+def test_blkio_lists_as_moby_fills_them():
+    from dockyard.engine.stats import BLKIO_KEYS, _blkio_as_docker
+
+    entry = {"major": 8, "minor": 0, "op": "Read", "value": 1}
+    v1 = _blkio_as_docker({"io_service_bytes_recursive": [entry], "io_serviced_recursive": []}, v1=True)
+    assert list(v1) == list(BLKIO_KEYS) and v1["io_service_bytes_recursive"] == [entry]
+    assert all(v1[k] == [] for k in BLKIO_KEYS[1:])
+    assert _blkio_as_docker({"io_service_bytes_recursive": []}, v1=False) == {"io_service_bytes_recursive": None}
+    assert _blkio_as_docker({}, v1=True) == {}
+    frame = stats_response(_container(), Sample(read="x", blkio_stats=v1), None)
+    assert frame["blkio_stats"]["sectors_recursive"] == []

@@ -11,13 +11,11 @@ from typing import Any
 
 from dockyard.engine.container_store import Container
 from dockyard.engine.state import ZERO_TIME
+from dockyard.engine.stats import BLKIO_KEYS as _BLKIO_KEYS
 from dockyard.engine.stats import Sample
 
 __all__ = ["stats_response", "top_response"]
 
-_BLKIO_KEYS = ("io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive",
-               "io_service_time_recursive", "io_wait_time_recursive", "io_merged_recursive",
-               "io_time_recursive", "sectors_recursive")
 _NET_KEYS = ("rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes", "tx_packets", "tx_errors",
              "tx_dropped")
 
@@ -50,7 +48,8 @@ def _memory(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blkio(stats: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(stats[k]) if stats.get(k) else None for k in _BLKIO_KEYS}
+    # a list (even empty) where the engine has one, else null
+    return {k: list(stats[k]) if stats.get(k) is not None else None for k in _BLKIO_KEYS}
 
 
 def _pids(stats: dict[str, Any]) -> dict[str, Any]:

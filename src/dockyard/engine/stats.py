@@ -26,7 +26,7 @@ from dockyard import errors
 from dockyard.engine.container_store import Container
 from dockyard.engine.timeutil import now_rfc3339
 
-__all__ = ["Sample", "StatsService", "read_net_dev", "read_system_cpu", "INTERVAL"]
+__all__ = ["BLKIO_KEYS", "INTERVAL", "Sample", "StatsService", "read_net_dev", "read_system_cpu"]
 
 INTERVAL = 1.0  # seconds between streamed samples, as Docker's collector
 
@@ -85,6 +85,21 @@ def read_net_dev(text: str, *, skip_loopback: bool = True) -> dict[str, dict[str
     return out
 
 
+BLKIO_KEYS = ("io_service_bytes_recursive", "io_serviced_recursive", "io_queue_recursive",
+              "io_service_time_recursive", "io_wait_time_recursive", "io_merged_recursive",
+              "io_time_recursive", "sectors_recursive")
+
+
+def _blkio_as_docker(raw: dict[str, Any], v1: bool) -> dict[str, Any]:
+    """moby fills every v1 list (empty, not null, when the controller is there) and only
+    io_service_bytes_recursive on v2 (null when no device did I/O); None stands for null."""
+    if not raw:
+        return {}
+    if v1:
+        return {k: list(raw.get(k) or []) for k in BLKIO_KEYS}
+    return {"io_service_bytes_recursive": list(raw.get("io_service_bytes_recursive") or []) or None}
+
+
 class StatsService:
     def __init__(self, containers: Any) -> None:
         self.containers = containers  # ContainerService: lookup, cgroup parent
@@ -96,6 +111,8 @@ class StatsService:
 
     def _sample_now(self, c: Container) -> Sample | None:
         """Blocking: one reading of a running container, None if it is gone meanwhile."""
+        from dockyard.runtime.cgroups import CgroupV1
+
         cg = self._cgroup(c)
         if not cg.exists():
             return None
@@ -103,7 +120,7 @@ class StatsService:
         sample = Sample(read=now_rfc3339(), cpu_stats=dict(raw.get("cpu_stats") or {}),
                         memory_stats=dict(raw.get("memory_stats") or {}),
                         pids_stats=dict(raw.get("pids_stats") or {}),
-                        blkio_stats=dict(raw.get("blkio_stats") or {}))
+                        blkio_stats=_blkio_as_docker(raw.get("blkio_stats") or {}, isinstance(cg, CgroupV1)))
         try:
             system, cpus = read_system_cpu()
         except (OSError, ValueError):
