@@ -218,7 +218,7 @@ def system_info(*, containers: list[Container], images: int, paths: Paths, cgrou
         "Runtimes": {r: {"path": r} for r in runtimes}, "DefaultRuntime": default_runtime,
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": False,
                   "Error": "", "RemoteManagers": None},
-        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "SecurityOptions": ["name=seccomp,profile=builtin"],
+        "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "docker-init", "SecurityOptions": ["name=seccomp,profile=builtin"],
         "Warnings": None,
     }
 

@@ -62,28 +62,6 @@ def _render(entries: Iterator[tuple[int, str, bytes]], opts: LogOptions, tty: bo
     return b"".join(out)
 
 
-class _Reader:
-    """Reads whole lines appended to the file since the last call."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-
-    def read_lines(self) -> list[bytes]:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        self.offset += len(data)
-        data = self.partial + data
-        lines = data.split(b"\n")
-        self.partial = lines.pop()
-        return [ln for ln in lines if ln]
-
-
 async def log_stream(path: Path, opts: LogOptions, *, tty: bool,
                      running: Callable[[], asyncio.Event | None]) -> AsyncIterator[bytes]:
     """`running()` gives the container's exit event while it runs, else None."""
