@@ -120,7 +120,7 @@ DOCKER = shutil.which("docker")
 
 @pytest.mark.skipif(DOCKER is None, reason="docker CLI not installed")
 @pytest.mark.parametrize("cmd", ["run", "create", "ps", "images", "logs", "stop", "rm", "inspect", "import",
-                                 "start", "kill", "rmi", "history", "exec", "attach"])
+                                 "start", "kill", "rmi", "history", "exec", "attach", "commit"])
 def test_help_is_byte_identical_to_docker(cmd):
     """Our help text equals docker's with the binary name changed (80 columns, no terminal)."""
     from dockyard.cli.main import COMMANDS, _load

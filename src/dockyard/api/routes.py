@@ -47,6 +47,7 @@ def build_router(system: SystemHandlers, containers: ContainerHandlers, images: 
     r.add("GET", "/images/{name:path}/history", images.history)
     r.add("POST", "/images/{name:path}/tag", images.tag)
     r.add("DELETE", "/images/{name:path}", images.remove)
+    r.add("POST", "/commit", images.commit)
     r.add("POST", "/dockyard/bootstrap", images.bootstrap)
     return r
 

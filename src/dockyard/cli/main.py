@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "version": ("system", "VERSION", "Show the dockyard version information"),
     "info": ("system", "INFO", "Display system-wide information"),
     "attach": ("exec", "ATTACH", "Attach local standard input, output, and error streams to a running container"),
+    "commit": ("commit", "COMMIT", "Create a new image from a container's changes"),
     "create": ("run", "CREATE", "Create a new container"),
     "history": ("images", "HISTORY", "Show the history of an image"),
     "import": ("importcmd", "IMPORT", "Import the contents from a tarball to create a filesystem image"),
@@ -53,6 +54,7 @@ _COMMON = ("run", "exec", "ps", "images", "version", "info")
 GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
     "container": ("Manage containers", {
         "attach": COMMANDS["attach"],
+        "commit": COMMANDS["commit"],
         "create": COMMANDS["create"],
         "exec": COMMANDS["exec"],
         "inspect": ("inspect", "CONTAINER_INSPECT", "Display detailed information on one or more containers"),

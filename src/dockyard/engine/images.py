@@ -19,6 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from dockyard.engine import images_delete
@@ -40,7 +41,7 @@ from dockyard.oci.image_spec import (
     rfc3339,
     rfc3339_now,
 )
-from dockyard.store import references
+from dockyard.store import diff, references
 from dockyard.store.content import ContentStore
 from dockyard.store.db import Database
 from dockyard.store.paths import Paths
@@ -87,6 +88,17 @@ class ImageService:
                 self._pin(blob.digest, -1)
                 raise
         return LayerBlob(info.digest, staged.stats.diff_id, info.size, MEDIA_TYPE_OCI_LAYER, staged)
+
+    def commit_layer(self, upper: Path, lowerdirs: list[str], *,
+                     exclude_mountpoints: bool = True) -> LayerBlob | None:
+        """A container's changes (its overlay upper dir over `lowerdirs`, top first) as a new
+        layer, stored and staged as ingest_layer() does; None when there are no changes
+        (Docker then adds no layer). Hand the result to store_image() or discard_layers()."""
+        if not upper.is_dir() or diff.is_empty_diff(upper, lowerdirs=lowerdirs,
+                                                    exclude_mountpoints=exclude_mountpoints):
+            return None
+        with diff.layer_stream(upper, lowerdirs=lowerdirs, exclude_mountpoints=exclude_mountpoints) as stream:
+            return self.ingest_layer(stream)
 
     def _pin(self, digest: str, delta: int) -> None:
         with self.lock:

@@ -112,6 +112,28 @@ class ImageHandlers:
                                                running=self.containers.running_users_of_image)
         return JSONResponse({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
+    async def commit(self, req: Request) -> Response:
+        """POST /commit: 201 {"Id": ...}. The body is an optional container config (empty or null: none)."""
+        from dockyard.engine.commit import CommitOptions, commit
+
+        raw = await req.body()
+        config = None
+        if raw.strip():
+            try:
+                config = json.loads(raw)
+            except ValueError as e:
+                raise errors.InvalidArgument(f"invalid JSON: {e}") from None
+            if config is not None and not isinstance(config, dict):
+                raise errors.InvalidArgument("invalid JSON: the body must be an object")
+        pause_arg = req.query.get("pause")
+        # moby: pause unless the parameter is given and false ("" counts as false there)
+        pause = not pause_arg or pause_arg[-1].strip().lower() not in ("", "0", "no", "false", "none")
+        opts = CommitOptions(repo=req.arg("repo"), tag=req.arg("tag"), author=req.arg("author"),
+                             comment=req.arg("comment"), pause=pause, changes=req.args("changes"),
+                             config=config)
+        image_id = await commit(self.containers, req.arg("container"), opts)
+        return JSONResponse({"Id": image_id}, 201)
+
     async def bootstrap(self, req: Request) -> Response:
         """dockyard's own: make a base image without a registry (busybox from the host)."""
         from dockyard.engine import bootstrap
