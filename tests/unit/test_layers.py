@@ -76,7 +76,7 @@ def test_files_dirs_links_and_metadata(tmp_path: Path) -> None:
     out = tmp_path / "out"
     stats = apply(data, out)
     assert stats.diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
-    assert stats.size == len(b"root:x:0:0\n") + 2 + 1 + 1
+    assert stats.size == len(b"root:x:0:0\n") + 2 + 1 + 1 + len("/etc/shadow-that-does-not-exist") + len("etc/passwd")
     assert stats.compression == "none"
     st = os.lstat(out / "etc")
     assert stat.S_IMODE(st.st_mode) == 0o750 and (st.st_uid, st.st_gid) == (1, 2)

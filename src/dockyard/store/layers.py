@@ -3,7 +3,7 @@
 The tar (plain, gzip, bzip2 or xz; detected by magic) is streamed: never held in
 memory. While it is applied we compute its diff_id (sha256 of the uncompressed
 bytes, trailing bytes after the end-of-archive marker included, as Docker does)
-and its size (the sum of regular-file sizes, Docker's layer size); the
+and its size (the sum of regular-file and symlink sizes, hardlinks once: Docker's layer size); the
 uncompressed bytes can be teed to a `sink` (a blob writer) on the way.
 
 Whiteouts become overlay form: `.wh.NAME` -> a 0:0 character device NAME;
@@ -53,7 +53,7 @@ class _Sink(Protocol):
 @dataclass(frozen=True)
 class LayerStats:
     diff_id: str            # sha256 of the uncompressed tar
-    size: int               # sum of regular file sizes
+    size: int               # sum of regular file and symlink sizes (Docker's layer size)
     compression: str        # "none", "gzip", "bzip2", "xz"
     uncompressed_size: int = 0
 
@@ -307,6 +307,7 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, st: _State) -> None:
     elif m.issym():
         os.symlink(m.linkname, base, dir_fd=pfd)
         _set_metadata(pfd, base, m, is_link=True)
+        st.size += len(os.fsencode(m.linkname))  # Docker's size counts a symlink's own (lstat) size
     elif m.islnk():
         _hardlink(st, m, pfd, base)
     elif m.ischr() or m.isblk():
