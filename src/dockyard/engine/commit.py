@@ -32,7 +32,7 @@ from dockyard.oci.image_spec import RunConfig, canonical_json, rfc3339_now
 from dockyard.store import references
 
 __all__ = ["CommitOptions", "commit", "commit_config", "merge_commit_config", "child_image_config",
-           "container_config_doc"]
+           "container_config_doc", "request_config"]
 
 # container.Config as Go marshals it: every field, in its order; (key, default, omitted when empty)
 _CONFIG_FIELDS: tuple[tuple[str, Any, bool], ...] = (
@@ -62,6 +62,20 @@ class CommitOptions:
 
 
 # ---------------------------------------------------------------- pure config building
+
+def request_config(body: Any) -> dict[str, Any] | None:
+    """The container config a commit request carries, as Go decodes it into an embedded
+    *container.Config: field names match case-insensitively, unknown keys are ignored, and
+    with no field given the pointer stays nil (None: use the container's config). docker-py
+    always sends `{}`."""
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise errors.InvalidArgument("invalid JSON: the body must be an object")
+    canonical = {key.lower(): key for key, _, _ in _CONFIG_FIELDS}
+    out = {canonical[k.lower()]: v for k, v in body.items() if k.lower() in canonical}
+    return out or None
+
 
 def container_config_doc(config: dict[str, Any]) -> dict[str, Any]:
     """`config` in container.Config's shape: every field present (or omitted when empty, as Go does)."""

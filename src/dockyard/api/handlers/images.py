@@ -113,18 +113,14 @@ class ImageHandlers:
         return JSONResponse({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     async def commit(self, req: Request) -> Response:
-        """POST /commit: 201 {"Id": ...}. The body is an optional container config (empty or null: none)."""
-        from dockyard.engine.commit import CommitOptions, commit
+        """POST /commit: 201 {"Id": ...}. The body is an optional container config."""
+        from dockyard.engine.commit import CommitOptions, commit, request_config
 
         raw = await req.body()
-        config = None
-        if raw.strip():
-            try:
-                config = json.loads(raw)
-            except ValueError as e:
-                raise errors.InvalidArgument(f"invalid JSON: {e}") from None
-            if config is not None and not isinstance(config, dict):
-                raise errors.InvalidArgument("invalid JSON: the body must be an object")
+        try:
+            config = request_config(json.loads(raw) if raw.strip() else None)
+        except ValueError as e:
+            raise errors.InvalidArgument(f"invalid JSON: {e}") from None
         pause_arg = req.query.get("pause")
         # moby: pause unless the parameter is given and false ("" counts as false there)
         pause = not pause_arg or pause_arg[-1].strip().lower() not in ("", "0", "no", "false", "none")
