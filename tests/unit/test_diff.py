@@ -408,3 +408,42 @@ def test_whited_out_lower_entry_does_not_count_as_present(tmp_path: Path) -> Non
     os.chown(upper / "etc", st.st_uid, st.st_gid)
     os.chmod(upper / "etc", stat.S_IMODE(st.st_mode))
     assert names(layer_bytes(upper, lowerdirs=[str(p) for p in lowers])) == []
+
+
+def test_container_mounts_never_record_redirects(tmp_path: Path) -> None:
+    """mount_rootfs turns redirect_dir off: renaming a lower dir is EXDEV (mv then copies), so the
+    upper dir stays the whole diff."""
+    import errno
+    import shutil
+
+    from dockyard.store.snapshots import mount_rootfs, unmount
+
+    lowers = build_lowers(tmp_path)
+    upper, work, target = tmp_path / "upper", tmp_path / "work", tmp_path / "rootfs"
+    for p in (upper, work, target):
+        p.mkdir()
+    mount_rootfs([str(p) for p in lowers], str(upper), str(work), str(target))
+    try:
+        with pytest.raises(OSError) as e:
+            os.rename(target / "d", target / "moved")
+        assert e.value.errno == errno.EXDEV
+        shutil.copytree(target / "d", target / "moved", symlinks=True)   # what mv does next
+        shutil.rmtree(target / "d")
+    finally:
+        unmount(str(target))
+    ms = {m.name: m for m in members(layer_bytes(upper, lowerdirs=[str(p) for p in lowers]))}
+    assert ".wh.d" in ms and ms["moved/sub/f"].size == len("lower f\n") and ms["moved/g"].isreg()
+
+
+def test_a_file_shrinking_while_read_is_an_error(tmp_path: Path) -> None:
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    (upper / "f").write_bytes(b"x" * 5000)
+    stream = layer_stream(upper)
+    header = stream.read(512)
+    assert header  # the header (size 5000) is out; now the container truncates the file
+    os.truncate(upper / "f", 10)
+    with pytest.raises(SystemError_, match="shrank"):
+        while stream.read(65536):
+            pass
+    stream.close()

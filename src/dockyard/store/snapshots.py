@@ -262,6 +262,12 @@ def _overlay_options(lowers: list[str], upper: str, work: str) -> str:
             f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
     if os.path.exists("/sys/module/overlay/parameters/index"):
         opts.append("index=off")  # as Docker: an upper must not be tied to one set of lowers
+    # The upper dir must be the whole diff (store/diff.py commits it): no renamed lower dirs
+    # recorded as redirects, no copied-up files whose data stays below (metacopy), whatever
+    # the host's defaults.
+    for feature in ("redirect_dir", "metacopy"):
+        if os.path.exists(f"/sys/module/overlay/parameters/{feature}"):
+            opts.append(f"{feature}=off")
     return ",".join(opts)
 
 
