@@ -1,0 +1,479 @@
+"""Docker's shell-word lexer: quote removal and `$VAR` expansion in Dockerfile words.
+
+Behaves as buildkit's `frontend/dockerfile/shell` Lex: single quotes are literal,
+double quotes allow `$` expansion and escape only `"`, `$` and the escape token, the
+escape token (`\\` or `` ` ``) escapes any character outside quotes, unset variables
+expand to nothing, and `${VAR:-x}`, `${VAR-x}`, `${VAR:+x}`, `${VAR+x}`, `${VAR:?msg}`,
+`${VAR?msg}`, `${VAR#pat}`, `${VAR##pat}`, `${VAR%pat}`, `${VAR%%pat}`, `${VAR/pat/r}`
+and `${VAR//pat/r}` are supported. Errors are `DockerfileError`s worded as buildkit's
+("failed to process \"${A:?}\": A: is not allowed to be unset").
+
+The options RawQuotes, RawEscapes, SkipUnsetEnv and SkipProcessQuotes are buildkit's
+own, used by the parser to find heredoc names and by builders to expand heredoc bodies.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dockyard.build.errors import DockerfileError
+from dockyard.build.golang import go_quote, is_space
+
+__all__ = ["ShellLex", "ProcessResult", "DockerfileError"]
+
+_EOF = ""
+_SPECIAL_PARAMS = frozenset("@*#?-$!0")
+_HEREDOC_SPACE = frozenset("\t\r ")
+
+
+class _LexError(Exception):
+    """An error inside one word; `process` wraps it as buildkit does."""
+
+
+@dataclass
+class ProcessResult:
+    result: str
+    words: list[str]
+    matched: set[str] = field(default_factory=set)
+    unmatched: set[str] = field(default_factory=set)
+
+
+class _Words:
+    """Whitespace word splitting of the expanded text (buildkit's wordsStruct)."""
+
+    def __init__(self) -> None:
+        self.buf = ""
+        self.words: list[str] = []
+        self.in_word = False
+
+    def add_char(self, ch: str) -> None:
+        if is_space(ch):
+            if self.in_word and self.buf:
+                self.words.append(self.buf)
+                self.buf = ""
+                self.in_word = False
+        else:
+            self.add_raw_char(ch)
+
+    def add_raw_char(self, ch: str) -> None:
+        self.buf += ch
+        self.in_word = True
+
+    def add_string(self, text: str) -> None:
+        for ch in text:
+            self.add_char(ch)
+
+    def add_raw_string(self, text: str) -> None:
+        self.buf += text
+        self.in_word = True
+
+    def get_words(self) -> list[str]:
+        if self.buf:
+            self.words.append(self.buf)
+            self.buf = ""
+            self.in_word = False
+        return self.words
+
+
+def _is_letter(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("L")
+
+
+def _is_digit(ch: str) -> bool:
+    return unicodedata.category(ch) == "Nd"
+
+
+class ShellLex:
+    def __init__(self, escape: str = "\\", *, raw_quotes: bool = False, raw_escapes: bool = False,
+                 skip_unset_env: bool = False, skip_process_quotes: bool = False) -> None:
+        if len(escape) != 1:
+            raise ValueError("escape must be one character")
+        self.escape = escape
+        self.raw_quotes = raw_quotes
+        self.raw_escapes = raw_escapes
+        self.skip_unset_env = skip_unset_env
+        self.skip_process_quotes = skip_process_quotes
+
+    def process_word(self, word: str, env: Mapping[str, str]) -> str:
+        """The word with quotes removed and variables expanded; spaces inside are kept."""
+        return self.process(word, env).result
+
+    def process_words(self, word: str, env: Mapping[str, str]) -> list[str]:
+        """As process_word, then split on white space outside quotes."""
+        return self.process(word, env).words
+
+    def process(self, word: str, env: Mapping[str, str]) -> ProcessResult:
+        """Both forms at once, with the variable names found set and unset (for unused-arg warnings)."""
+        run = _Run(self, word, env)
+        try:
+            result, words = run.process_stop_on(_EOF, self.raw_escapes)
+        except _LexError as err:
+            raise DockerfileError(f"failed to process {go_quote(word)}: {err}") from None
+        return ProcessResult(result, words, run.matched, run.unmatched)
+
+
+class _Run:
+    """One pass over one word (buildkit's shellWord)."""
+
+    def __init__(self, lex: ShellLex, text: str, env: Mapping[str, str]) -> None:
+        self.lex = lex
+        self.text = text
+        self.pos = 0
+        self.env = env
+        self.raw_escapes = lex.raw_escapes
+        self.matched: set[str] = set()
+        self.unmatched: set[str] = set()
+
+    # -- scanner
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else _EOF
+
+    def next(self) -> str:
+        if self.pos >= len(self.text):
+            return _EOF
+        ch = self.text[self.pos]
+        self.pos += 1
+        return ch
+
+    def get_env(self, name: str) -> tuple[str, bool]:
+        value = self.env.get(name)
+        if value is None:
+            self.unmatched.add(name)
+            return "", False
+        self.matched.add(name)
+        return value, True
+
+    # -- grammar
+    def process_stop_on(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
+        saved = self.raw_escapes
+        self.raw_escapes = raw_escapes
+        try:
+            return self._process_stop_on(stop)
+        finally:
+            self.raw_escapes = saved
+
+    def _process_stop_on(self, stop: str) -> tuple[str, list[str]]:
+        result: list[str] = []
+        words = _Words()
+        quotes = not self.lex.skip_process_quotes
+        escape = self.lex.escape
+        while self.peek() != _EOF:
+            ch = self.peek()
+            if stop != _EOF and ch == stop:
+                self.next()
+                return "".join(result), words.get_words()
+            if ch == "$":
+                tmp = self.process_dollar()
+                result.append(tmp)
+                words.add_string(tmp)
+            elif ch == "<":
+                tmp = self.process_possible_heredoc()
+                result.append(tmp)
+                words.add_raw_string(tmp)
+            elif quotes and ch == "'":
+                tmp = self.process_single_quote()
+                result.append(tmp)
+                words.add_raw_string(tmp)
+            elif quotes and ch == '"':
+                tmp = self.process_double_quote()
+                result.append(tmp)
+                words.add_raw_string(tmp)
+            else:
+                ch = self.next()
+                if ch == escape:
+                    if self.raw_escapes:
+                        words.add_raw_char(ch)
+                        result.append(ch)
+                    ch = self.next()
+                    if ch == _EOF:
+                        break
+                    words.add_raw_char(ch)
+                else:
+                    words.add_char(ch)
+                result.append(ch)
+        if stop != _EOF:
+            raise _LexError(f"unexpected end of statement while looking for matching {stop}")
+        return "".join(result), words.get_words()
+
+    def process_single_quote(self) -> str:
+        # Everything up to the next ' is literal; a ' cannot be escaped inside.
+        out: list[str] = []
+        ch = self.next()
+        if self.lex.raw_quotes:
+            out.append(ch)
+        while True:
+            ch = self.next()
+            if ch == _EOF:
+                raise _LexError("unexpected end of statement while looking for matching single-quote")
+            if ch == "'":
+                if self.lex.raw_quotes:
+                    out.append(ch)
+                return "".join(out)
+            out.append(ch)
+
+    def process_double_quote(self) -> str:
+        # `$` expands; the escape token escapes only `"`, `$` and itself, and stays otherwise.
+        out: list[str] = []
+        escape = self.lex.escape
+        ch = self.next()
+        if self.lex.raw_quotes:
+            out.append(ch)
+        while True:
+            nxt = self.peek()
+            if nxt == _EOF:
+                raise _LexError("unexpected end of statement while looking for matching double-quote")
+            if nxt == '"':
+                ch = self.next()
+                if self.lex.raw_quotes:
+                    out.append(ch)
+                return "".join(out)
+            if nxt == "$":
+                out.append(self.process_dollar())
+                continue
+            ch = self.next()
+            if ch == escape:
+                if self.raw_escapes:
+                    out.append(ch)
+                following = self.peek()
+                if following == _EOF:
+                    continue
+                if following in ('"', "$", escape):
+                    ch = self.next()
+            out.append(ch)
+
+    def process_dollar(self) -> str:
+        self.next()
+        if self.peek() != "{":
+            name = self.process_name()
+            if not name:
+                return "$"
+            value, found = self.get_env(name)
+            if not found and self.lex.skip_unset_env:
+                return "$" + name
+            return value
+        self.next()
+        nxt = self.peek()
+        if nxt == _EOF:
+            raise _LexError("syntax error: missing '}'")
+        if nxt in ("{", "}", ":"):
+            raise _LexError("syntax error: bad substitution")
+        name = self.process_name()
+        ch = self.next()
+        chs = ch or "\ufffd"  # Go prints the EOF rune as U+FFFD
+        if ch == "}":
+            value, found = self.get_env(name)
+            if not found and self.lex.skip_unset_env:
+                return "${" + name + "}"
+            return value
+        if ch in (":", "+", "-", "?", "#", "%"):
+            return self._modifier(name, ch, chs)
+        if ch == "/":
+            return self._replace(name)
+        raise _LexError(f"unsupported modifier ({chs}) in substitution")
+
+    def _modifier(self, name: str, ch: str, chs: str) -> str:
+        null_is_unset = False
+        if ch == ":":
+            null_is_unset = True
+            ch = self.next()
+            chs += ch or "\ufffd"
+        raw = ch in ("#", "%")
+        if null_is_unset and raw:
+            raise _LexError(f"unsupported modifier ({chs}) in substitution")
+        try:
+            word, _ = self.process_stop_on("}", raw)
+        except _LexError:
+            if self.peek() == _EOF:
+                raise _LexError("syntax error: missing '}'") from None
+            raise
+        value, is_set = self.get_env(name)
+        if self.lex.skip_unset_env and not is_set:
+            return "${" + name + chs + word + "}"
+        empty = not is_set or (null_is_unset and value == "")
+        if ch == "-":
+            return word if empty else value
+        if ch == "+":
+            return "" if empty else word
+        if ch == "?":
+            if not is_set:
+                raise _LexError(f"{name}: {word or 'is not allowed to be unset'}")
+            if null_is_unset and value == "":
+                raise _LexError(f"{name}: {word or 'is not allowed to be empty'}")
+            return value
+        if ch in ("%", "#"):
+            greedy = word[:1] == ch
+            if greedy:
+                word = word[1:]
+            return _trim_suffix(word, value, greedy) if ch == "%" else _trim_prefix(word, value, greedy)
+        raise _LexError(f"unsupported modifier ({chs}) in substitution")
+
+    def _replace(self, name: str) -> str:
+        replace_all = self.peek() == "/"
+        if replace_all:
+            self.next()
+        try:
+            pattern, _ = self.process_stop_on("/", True)
+        except _LexError:
+            if self.peek() == _EOF:
+                raise _LexError("syntax error: missing '/' in ${}") from None
+            raise
+        try:
+            replacement, _ = self.process_stop_on("}", True)
+        except _LexError:
+            if self.peek() == _EOF:
+                raise _LexError("syntax error: missing '}'") from None
+            raise
+        value, is_set = self.get_env(name)
+        if self.lex.skip_unset_env and not is_set:
+            return "${" + name + "/" + pattern + "/" + replacement + "}"
+        regex = _pattern_regex(pattern, greedy=True, anchored=False)
+        if replace_all:
+            return _replace_all(regex, value, replacement)
+        m = regex.search(value)
+        if m:
+            value = value[:m.start()] + replacement + value[m.end():]
+        return value
+
+    def process_name(self) -> str:
+        # A name: letters, digits, _; or a run of digits; or one special parameter.
+        out: list[str] = []
+        while self.peek() != _EOF:
+            ch = self.peek()
+            if not out and _is_digit(ch):
+                while self.peek() != _EOF and _is_digit(self.peek()):
+                    out.append(self.next())
+                return "".join(out)
+            if not out and ch in _SPECIAL_PARAMS:
+                return self.next()
+            if not _is_letter(ch) and not _is_digit(ch) and ch != "_":
+                break
+            out.append(self.next())
+        return "".join(out)
+
+    def process_possible_heredoc(self) -> str:
+        self.next()
+        if self.peek() != "<":
+            return "<"
+        self.next()
+        space: list[str] = []
+        while self.peek() in _HEREDOC_SPACE and self.peek() != _EOF:
+            space.append(self.next())
+        return "<<" + "".join(space)
+
+
+# ---------------------------------------------------------------- ${VAR#pat} ${VAR%pat} ${VAR/p/r}
+
+def _pattern_regex(pattern: str, greedy: bool, anchored: bool) -> re.Pattern[str]:
+    """A shell wildcard pattern (`*`, `?`, `\\` escapes; no brackets) as a regular expression."""
+    out = ["^"] if anchored else []
+    star = ".*" if greedy else ".*?"
+    i, n = 0, len(pattern)
+    while i < n:
+        tok = pattern[i]
+        i += 1
+        if tok == "*":
+            out.append(star)
+            continue
+        if tok == "?":
+            out.append(".")
+            continue
+        if tok == "\\":
+            nxt = pattern[i] if i < n else _EOF
+            if nxt in ("}", "/") and nxt != _EOF:
+                continue  # escaped only for the ${} syntax, not part of the pattern
+            tok = nxt
+            i += 1
+            if tok not in ("*", "?", "\\"):
+                raise _LexError(f"invalid pattern ({pattern}) in substitution: invalid escape '\\{tok or chr(0xFFFD)}'")
+            out.append("\\" + tok)
+            continue
+        out.append(re.escape(tok) if tok in "[]{}.+()|^$" else tok)
+    return re.compile("".join(out))
+
+
+def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
+    m = _pattern_regex(pattern, greedy, anchored=True).search(value)
+    return value[m.end():] if m else value
+
+
+def _reverse_pattern(pattern: str) -> str:
+    # Reverse, keeping each `\x` escape in front of the character it escapes.
+    out = [""] * len(pattern)
+    last = len(pattern) - 1
+    i = 0
+    while i <= last:
+        tok = pattern[i]
+        j = last - i
+        if tok == "\\" and i != last:
+            out[j - 1] = tok
+            out[j] = pattern[i + 1]
+            i += 2
+        else:
+            out[j] = tok
+            i += 1
+    return "".join(out)
+
+
+def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
+    # The shortest/longest rightmost match is the leftmost match of the reversed pattern on the reversed value.
+    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
+
+
+def _replace_all(regex: re.Pattern[str], src: str, template: str) -> str:
+    """Go's Regexp.ReplaceAllString: `$0`/`${0}` templates; no empty match right after a match."""
+    out: list[str] = []
+    last_end = 0
+    pos = 0
+    while pos <= len(src):
+        m = regex.search(src, pos)
+        if not m:
+            break
+        out.append(src[last_end:m.start()])
+        if m.end() > last_end or m.start() == 0:
+            out.append(_expand_template(template, m.group(0)))
+        last_end = m.end()
+        pos = pos + 1 if pos + 1 > m.end() else m.end()
+    out.append(src[last_end:])
+    return "".join(out)
+
+
+def _expand_template(template: str, whole: str) -> str:
+    """regexp.Expand for a pattern without groups: `$0` is the match, other names are empty."""
+    out: list[str] = []
+    rest = template
+    while True:
+        before, dollar, after = rest.partition("$")
+        out.append(before)
+        if not dollar:
+            return "".join(out)
+        rest = after
+        if rest[:1] == "$":
+            out.append("$")
+            rest = rest[1:]
+            continue
+        name, rest2 = _extract_name(rest)
+        if name is None:
+            out.append("$")
+            continue
+        rest = rest2
+        if name == "0":
+            out.append(whole)
+
+
+def _extract_name(text: str) -> tuple[str | None, str]:
+    brace = text[:1] == "{"
+    body = text[1:] if brace else text
+    i = 0
+    while i < len(body) and (_is_letter(body[i]) or _is_digit(body[i]) or body[i] == "_"):
+        i += 1
+    if i == 0:
+        return None, text
+    name = body[:i]
+    if brace:
+        if i >= len(body) or body[i] != "}":
+            return None, text
+        i += 1
+    return name, body[i:]
