@@ -8,8 +8,10 @@ behaviour so that dockyard accepts, refuses and words things the same way.
 
 from __future__ import annotations
 
+import unicodedata
+
 __all__ = ["go_quote", "is_space", "is_space_byte", "trim_space", "trim_left_space", "go_lower",
-           "go_upper", "equal_fold", "parse_duration", "parse_int32", "suggest"]
+           "go_upper", "equal_fold", "is_letter", "is_digit", "parse_duration", "parse_int32", "suggest"]
 
 # unicode.IsSpace: Latin-1 spaces plus the White_Space property (no \x1c-\x1f, unlike str.isspace).
 _SPACES = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
@@ -24,6 +26,16 @@ def is_space(ch: str) -> bool:
 
 def is_space_byte(b: int) -> bool:
     return b in _SPACE_BYTES
+
+
+def is_letter(ch: str) -> bool:
+    """unicode.IsLetter."""
+    return unicodedata.category(ch).startswith("L")
+
+
+def is_digit(ch: str) -> bool:
+    """unicode.IsDigit (decimal digits of any script, not "²")."""
+    return unicodedata.category(ch) == "Nd"
 
 
 def trim_space(s: str) -> str:

@@ -28,9 +28,12 @@ __all__ = ["Heredoc", "Node", "ParseResult", "DockerfileError", "parse", "parse_
 
 MAX_LINE = 65535                     # bufio.Scanner's limit, as buildkit reports it
 _HEREDOC_KEYWORDS = ("add", "copy", "run")
-_RE_HEREDOC = re.compile(r"(\d*)<<(-?)[\t\n\f\r ]*([^<]*)\Z")
+_RE_HEREDOC = re.compile(r"(\d*)<<(-?)[\t\n\f\r ]*+([^<]*)\Z")   # possessive: linear, same groups
 _RE_LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
-_RE_DIRECTIVE = re.compile(r"#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*\Z")
+# buildkit: ^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$ (Go's \s has no \v); the value is cut below,
+# as a lazy (.+?)\s*$ is quadratic in a backtracking engine
+_RE_DIRECTIVE = re.compile(r"#[\t\n\f\r ]*+([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*+=(.*)\Z")
+_GO_SPACE = "\t\n\f\r "
 _DIRECTIVES = ("syntax", "escape", "check")
 
 
@@ -114,10 +117,11 @@ class _Directives:
         if self.done:
             return False
         m = _RE_DIRECTIVE.match(line)
-        if not m or m.group(1).lower() not in _DIRECTIVES:
+        value = _directive_value(m.group(2)) if m else ""
+        if not m or not value or m.group(1).lower() not in _DIRECTIVES:
             self.done = True
             return False
-        key, value = m.group(1).lower(), m.group(2)
+        key = m.group(1).lower()
         if key in self.seen:
             raise _SyntaxError(f"only one {key} parser directive can be used")
         self.seen[key] = value
@@ -136,13 +140,20 @@ class _Directives:
         return line, True
 
 
+def _directive_value(rest: str) -> str:
+    value = rest.strip(_GO_SPACE)
+    if not value and rest:
+        return rest[-1]  # `=\s*(.+?)\s*$` on blanks only: the lazy group still takes the last one
+    return value
+
+
 class _SyntaxError(Exception):
     pass
 
 
 def _continuation_regex(escape: str) -> re.Pattern[str]:
     e = re.escape(escape)
-    return re.compile(rf"([^{e}]){e}[ \t]*\Z|^{e}[ \t]*\Z")
+    return re.compile(rf"([^{e}]){e}[ \t]*+\Z|^{e}[ \t]*+\Z")
 
 
 def _trim_newline(line: str) -> str:

@@ -14,13 +14,12 @@ own, used by the parser to find heredoc names and by builders to expand heredoc 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dockyard.build.errors import DockerfileError
-from dockyard.build.golang import go_quote, is_space
+from dockyard.build.golang import go_quote, is_digit, is_letter, is_space
+from dockyard.build.shell_pattern import PatternError, replace_all, replace_first, trim_prefix, trim_suffix
 
 __all__ = ["ShellLex", "ProcessResult", "DockerfileError"]
 
@@ -76,14 +75,6 @@ class _Words:
             self.buf = ""
             self.in_word = False
         return self.words
-
-
-def _is_letter(ch: str) -> bool:
-    return unicodedata.category(ch).startswith("L")
-
-
-def _is_digit(ch: str) -> bool:
-    return unicodedata.category(ch) == "Nd"
 
 
 class ShellLex:
@@ -307,12 +298,15 @@ class _Run:
             greedy = word[:1] == ch
             if greedy:
                 word = word[1:]
-            return _trim_suffix(word, value, greedy) if ch == "%" else _trim_prefix(word, value, greedy)
+            try:
+                return trim_suffix(word, value, greedy) if ch == "%" else trim_prefix(word, value, greedy)
+            except PatternError as err:
+                raise _LexError(str(err)) from None
         raise _LexError(f"unsupported modifier ({chs}) in substitution")
 
     def _replace(self, name: str) -> str:
-        replace_all = self.peek() == "/"
-        if replace_all:
+        every = self.peek() == "/"
+        if every:
             self.next()
         try:
             pattern, _ = self.process_stop_on("/", True)
@@ -329,26 +323,25 @@ class _Run:
         value, is_set = self.get_env(name)
         if self.lex.skip_unset_env and not is_set:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
-        regex = _pattern_regex(pattern, greedy=True, anchored=False)
-        if replace_all:
-            return _replace_all(regex, value, replacement)
-        m = regex.search(value)
-        if m:
-            value = value[:m.start()] + replacement + value[m.end():]
-        return value
+        try:
+            if every:
+                return replace_all(pattern, value, replacement)
+            return replace_first(pattern, value, replacement)
+        except PatternError as err:
+            raise _LexError(str(err)) from None
 
     def process_name(self) -> str:
         # A name: letters, digits, _; or a run of digits; or one special parameter.
         out: list[str] = []
         while self.peek() != _EOF:
             ch = self.peek()
-            if not out and _is_digit(ch):
-                while self.peek() != _EOF and _is_digit(self.peek()):
+            if not out and is_digit(ch):
+                while self.peek() != _EOF and is_digit(self.peek()):
                     out.append(self.next())
                 return "".join(out)
             if not out and ch in _SPECIAL_PARAMS:
                 return self.next()
-            if not _is_letter(ch) and not _is_digit(ch) and ch != "_":
+            if not is_letter(ch) and not is_digit(ch) and ch != "_":
                 break
             out.append(self.next())
         return "".join(out)
@@ -362,118 +355,3 @@ class _Run:
         while self.peek() in _HEREDOC_SPACE and self.peek() != _EOF:
             space.append(self.next())
         return "<<" + "".join(space)
-
-
-# ---------------------------------------------------------------- ${VAR#pat} ${VAR%pat} ${VAR/p/r}
-
-def _pattern_regex(pattern: str, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """A shell wildcard pattern (`*`, `?`, `\\` escapes; no brackets) as a regular expression."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    i, n = 0, len(pattern)
-    while i < n:
-        tok = pattern[i]
-        i += 1
-        if tok == "*":
-            out.append(star)
-            continue
-        if tok == "?":
-            out.append(".")
-            continue
-        if tok == "\\":
-            nxt = pattern[i] if i < n else _EOF
-            if nxt in ("}", "/") and nxt != _EOF:
-                continue  # escaped only for the ${} syntax, not part of the pattern
-            tok = nxt
-            i += 1
-            if tok not in ("*", "?", "\\"):
-                raise _LexError(f"invalid pattern ({pattern}) in substitution: invalid escape '\\{tok or chr(0xFFFD)}'")
-            out.append("\\" + tok)
-            continue
-        out.append(re.escape(tok) if tok in "[]{}.+()|^$" else tok)
-    return re.compile("".join(out))
-
-
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    m = _pattern_regex(pattern, greedy, anchored=True).search(value)
-    return value[m.end():] if m else value
-
-
-def _reverse_pattern(pattern: str) -> str:
-    # Reverse, keeping each `\x` escape in front of the character it escapes.
-    out = [""] * len(pattern)
-    last = len(pattern) - 1
-    i = 0
-    while i <= last:
-        tok = pattern[i]
-        j = last - i
-        if tok == "\\" and i != last:
-            out[j - 1] = tok
-            out[j] = pattern[i + 1]
-            i += 2
-        else:
-            out[j] = tok
-            i += 1
-    return "".join(out)
-
-
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    # The shortest/longest rightmost match is the leftmost match of the reversed pattern on the reversed value.
-    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
-
-
-def _replace_all(regex: re.Pattern[str], src: str, template: str) -> str:
-    """Go's Regexp.ReplaceAllString: `$0`/`${0}` templates; no empty match right after a match."""
-    out: list[str] = []
-    last_end = 0
-    pos = 0
-    while pos <= len(src):
-        m = regex.search(src, pos)
-        if not m:
-            break
-        out.append(src[last_end:m.start()])
-        if m.end() > last_end or m.start() == 0:
-            out.append(_expand_template(template, m.group(0)))
-        last_end = m.end()
-        pos = pos + 1 if pos + 1 > m.end() else m.end()
-    out.append(src[last_end:])
-    return "".join(out)
-
-
-def _expand_template(template: str, whole: str) -> str:
-    """regexp.Expand for a pattern without groups: `$0` is the match, other names are empty."""
-    out: list[str] = []
-    rest = template
-    while True:
-        before, dollar, after = rest.partition("$")
-        out.append(before)
-        if not dollar:
-            return "".join(out)
-        rest = after
-        if rest[:1] == "$":
-            out.append("$")
-            rest = rest[1:]
-            continue
-        name, rest2 = _extract_name(rest)
-        if name is None:
-            out.append("$")
-            continue
-        rest = rest2
-        if name == "0":
-            out.append(whole)
-
-
-def _extract_name(text: str) -> tuple[str | None, str]:
-    brace = text[:1] == "{"
-    body = text[1:] if brace else text
-    i = 0
-    while i < len(body) and (_is_letter(body[i]) or _is_digit(body[i]) or body[i] == "_"):
-        i += 1
-    if i == 0:
-        return None, text
-    name = body[:i]
-    if brace:
-        if i >= len(body) or body[i] != "}":
-            return None, text
-        i += 1
-    return name, body[i:]

@@ -1,0 +1,144 @@
+"""Helpers for the Dockerfile corpus: short constructors for expected instructions.
+
+Each builds the instruction with the defaults buildkit gives an unset flag, so a corpus
+entry lists only what its Dockerfile sets; `line`/`original` are compared only when given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from dockyard.build.instructions import (
+    AddInstruction,
+    ArgInstruction,
+    CmdInstruction,
+    CopyInstruction,
+    EntrypointInstruction,
+    EnvInstruction,
+    ExposeInstruction,
+    HealthcheckInstruction,
+    Instruction,
+    LabelInstruction,
+    MaintainerInstruction,
+    OnbuildInstruction,
+    RunInstruction,
+    ShellInstruction,
+    StopsignalInstruction,
+    UserInstruction,
+    VolumeInstruction,
+    WorkdirInstruction,
+)
+from dockyard.build.parser import Heredoc
+
+SECOND = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class S:
+    """An expected stage."""
+    base: str
+    name: str = ""
+    platform: str = ""
+    commands: tuple[Instruction, ...] = ()
+    line: int = 0
+    original: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str | bytes
+    stages: tuple[S, ...] = ()
+    meta: tuple[ArgInstruction, ...] = ()
+    error: tuple[int, str] | None = None          # (line, message as str(err))
+    warnings: tuple[str, ...] = ()
+    directives: dict[str, str] = field(default_factory=dict)
+    escape: str = "\\"
+
+
+def stage(base: str, *commands: Instruction, name: str = "", platform: str = "", line: int = 0,
+          original: str = "") -> S:
+    return S(base, name, platform, commands, line, original)
+
+
+def run(*command: str, shell: bool = True, heredocs: tuple[Heredoc, ...] = (), network: str = "default",
+        mounts: tuple[str, ...] = (), security: str = "sandbox", devices: tuple[str, ...] = (),
+        used: tuple[str, ...] = ()) -> RunInstruction:
+    return RunInstruction(command, shell, heredocs, network, mounts, security, devices, used)
+
+
+def copy(*sources: str, dest: str, from_: str = "", chown: str = "", chmod: str = "", link: bool = False,
+         parents: bool = False, excludes: tuple[str, ...] = (), heredocs: tuple[Heredoc, ...] = ()) -> CopyInstruction:
+    return CopyInstruction(sources, dest, from_, chown, chmod, link, parents, excludes, heredocs)
+
+
+def add(*sources: str, dest: str, chown: str = "", chmod: str = "", link: bool = False, checksum: str = "",
+        keep_git_dir: bool = False, heredocs: tuple[Heredoc, ...] = (), excludes: tuple[str, ...] = (),
+        unpack: bool | None = None) -> AddInstruction:
+    return AddInstruction(sources, dest, chown, chmod, link, checksum, keep_git_dir, heredocs, excludes, unpack)
+
+
+def cmd(*command: str, shell: bool = True) -> CmdInstruction:
+    return CmdInstruction(command, shell)
+
+
+def entrypoint(*command: str, shell: bool = True) -> EntrypointInstruction:
+    return EntrypointInstruction(command or None, shell)
+
+
+def env(*pairs: tuple[str, str]) -> EnvInstruction:
+    return EnvInstruction(pairs)
+
+
+def label(*pairs: tuple[str, str]) -> LabelInstruction:
+    return LabelInstruction(pairs)
+
+
+def arg(*args: tuple[str, str | None], line: int = 0, original: str = "") -> ArgInstruction:
+    return ArgInstruction(args, line=line, original=original)
+
+
+def expose(*ports: str) -> ExposeInstruction:
+    return ExposeInstruction(ports)
+
+
+def volume(*paths: str) -> VolumeInstruction:
+    return VolumeInstruction(paths)
+
+
+def user(name: str) -> UserInstruction:
+    return UserInstruction(name)
+
+
+def workdir(path: str) -> WorkdirInstruction:
+    return WorkdirInstruction(path)
+
+
+def health(*test: str, interval: int = 0, timeout: int = 0, start_period: int = 0, start_interval: int = 0,
+           retries: int = 0) -> HealthcheckInstruction:
+    return HealthcheckInstruction(test or None, interval, timeout, start_period, start_interval, retries)
+
+
+def shell(*argv: str) -> ShellInstruction:
+    return ShellInstruction(argv)
+
+
+def stopsignal(sig: str) -> StopsignalInstruction:
+    return StopsignalInstruction(sig)
+
+
+def onbuild(expression: str) -> OnbuildInstruction:
+    return OnbuildInstruction(expression)
+
+
+def maintainer(name: str) -> MaintainerInstruction:
+    return MaintainerInstruction(name)
+
+
+def at(instruction: Instruction, line: int, original: str) -> Instruction:
+    """Expect this line and original too."""
+    return replace(instruction, line=line, original=original)
+
+
+def doc(name: str, content: str, expand: bool = True, chomp: bool = False, fd: int = 0) -> Heredoc:
+    return Heredoc(name, content, expand, chomp, fd)
