@@ -31,6 +31,11 @@ class BFlags:
         self._flags: dict[str, _Flag] = {}
         self.used: list[str] = []          # names in the order first written
 
+    def declare(self, spec: tuple[tuple[str, str], ...]) -> None:
+        """Several flags at once: (name, "bool" | "string" | "strings"), defaults false and empty."""
+        for name, kind in spec:
+            self._flags[name] = _Flag(kind, "false" if kind == "bool" else "")
+
     def add_bool(self, name: str, default: bool = False) -> None:
         self._flags[name] = _Flag("bool", "true" if default else "false")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TypedDict
 
 from dockyard.build.bflags import BFlags, FlagError
 from dockyard.build.commands import (
@@ -108,12 +109,17 @@ def parse_instruction(node: Node) -> Instruction:
         raise DockerfileError(str(err), node.start_line) from None
 
 
+class _Where(TypedDict):
+    line: int
+    original: str
+
+
 class _Request:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.args = node.args
         self.flags = BFlags(node.flags)
-        self.common = {"line": node.start_line, "original": node.original}
+        self.at = _Where(line=node.start_line, original=node.original)
 
 
 # ---------------------------------------------------------------- per instruction, in buildkit's order
@@ -133,18 +139,18 @@ def _kvps(args: tuple[str, ...], name: str) -> tuple[tuple[str, str], ...]:
 
 def _env(req: _Request) -> EnvInstruction:
     req.flags.parse()
-    return EnvInstruction(_kvps(req.args, "ENV"), **req.common)
+    return EnvInstruction(_kvps(req.args, "ENV"), **req.at)
 
 
 def _label(req: _Request) -> LabelInstruction:
     req.flags.parse()
-    return LabelInstruction(_kvps(req.args, "LABEL"), **req.common)
+    return LabelInstruction(_kvps(req.args, "LABEL"), **req.at)
 
 
 def _maintainer(req: _Request) -> MaintainerInstruction:
     _exactly_one(req, "MAINTAINER")
     req.flags.parse()
-    return MaintainerInstruction(req.args[0], **req.common)
+    return MaintainerInstruction(req.args[0], **req.at)
 
 
 def _exactly_one(req: _Request, name: str) -> None:
@@ -180,46 +186,37 @@ def parse_heredoc_quietly(word: str) -> Heredoc | None:
         return None
 
 
-def _no_destination(name: str) -> _Invalid:
-    return _Invalid(f"{name} requires at least two arguments, but only one was provided. "
-                    "Destination could not be determined")
+_ADD_FLAGS = (("chown", "string"), ("chmod", "string"), ("link", "bool"), ("keep-git-dir", "bool"),
+              ("checksum", "string"), ("unpack", "bool"), ("exclude", "strings"))
+_COPY_FLAGS = (("chown", "string"), ("from", "string"), ("chmod", "string"), ("link", "bool"),
+               ("exclude", "strings"), ("parents", "bool"))
+
+
+def _copy_like(req: _Request, name: str, spec: tuple[tuple[str, str], ...]
+               ) -> tuple[BFlags, tuple[str, ...], str, tuple[Heredoc, ...]]:
+    # ADD and COPY: at least a source and a destination, then their flags, then the sources
+    if len(req.args) < 2:
+        raise _Invalid(f"{name} requires at least two arguments, but only one was provided. "
+                       "Destination could not be determined")
+    req.flags.declare(spec)
+    req.flags.parse()
+    return (req.flags, *_sources_and_dest(req, name))
 
 
 def _add(req: _Request) -> AddInstruction:
-    if len(req.args) < 2:
-        raise _no_destination("ADD")
-    f = req.flags
-    f.add_string("chown")
-    f.add_string("chmod")
-    f.add_bool("link")
-    f.add_bool("keep-git-dir")
-    f.add_string("checksum")
-    f.add_bool("unpack")
-    f.add_strings("exclude")
-    f.parse()
-    sources, dest, inline = _sources_and_dest(req, "ADD")
+    f, sources, dest, inline = _copy_like(req, "ADD", _ADD_FLAGS)
+    unpack = f.boolean("unpack") if f.is_used("unpack") else None
     return AddInstruction(sources, dest, chown=f.string("chown"), chmod=f.string("chmod"),
                           link=f.boolean("link"), checksum=f.string("checksum"),
                           keep_git_dir=f.boolean("keep-git-dir"), heredocs=inline,
-                          excludes=f.strings("exclude"),
-                          unpack=f.boolean("unpack") if f.is_used("unpack") else None, **req.common)
+                          excludes=f.strings("exclude"), unpack=unpack, **req.at)
 
 
 def _copy(req: _Request) -> CopyInstruction:
-    if len(req.args) < 2:
-        raise _no_destination("COPY")
-    f = req.flags
-    f.add_string("chown")
-    f.add_string("from")
-    f.add_string("chmod")
-    f.add_bool("link")
-    f.add_strings("exclude")
-    f.add_bool("parents")
-    f.parse()
-    sources, dest, inline = _sources_and_dest(req, "COPY")
+    f, sources, dest, inline = _copy_like(req, "COPY", _COPY_FLAGS)
     return CopyInstruction(sources, dest, from_=f.string("from"), chown=f.string("chown"),
                            chmod=f.string("chmod"), link=f.boolean("link"), parents=f.boolean("parents"),
-                           excludes=f.strings("exclude"), heredocs=inline, **req.common)
+                           excludes=f.strings("exclude"), heredocs=inline, **req.at)
 
 
 def _from(req: _Request) -> FromInstruction:
@@ -234,7 +231,7 @@ def _from(req: _Request) -> FromInstruction:
         raise _Invalid("FROM requires either one or three arguments")
     req.flags.add_string("platform")
     req.flags.parse()
-    return FromInstruction(args[0], stage_name, req.flags.string("platform"), **req.common)
+    return FromInstruction(args[0], stage_name, req.flags.string("platform"), **req.at)
 
 
 def _onbuild(req: _Request) -> OnbuildInstruction:
@@ -249,13 +246,13 @@ def _onbuild(req: _Request) -> OnbuildInstruction:
     expression = _ONBUILD_PREFIX.sub("", req.node.source or req.node.original, count=1)
     for doc in req.node.heredocs:
         expression += "\n" + doc.content + doc.name
-    return OnbuildInstruction(expression, **req.common)
+    return OnbuildInstruction(expression, **req.at)
 
 
 def _workdir(req: _Request) -> WorkdirInstruction:
     _exactly_one(req, "WORKDIR")
     req.flags.parse()
-    return WorkdirInstruction(req.args[0], **req.common)
+    return WorkdirInstruction(req.args[0], **req.at)
 
 
 def _command_line(req: _Request) -> tuple[str, ...]:
@@ -274,18 +271,19 @@ def _run(req: _Request) -> RunInstruction:
     check_run_flags(req.flags)
     f = req.flags
     return RunInstruction(command, not req.node.json_form, heredocs=req.node.heredocs,
-                          network=f.string("network"), mounts=f.strings("mount"), security=f.string("security"),
-                          devices=f.strings("device"), flags_used=tuple(f.used), **req.common)
+                          network=f.string("network"), mounts=f.strings("mount"),
+                          security=f.string("security"), devices=f.strings("device"),
+                          flags_used=tuple(f.used), **req.at)
 
 
 def _cmd(req: _Request) -> CmdInstruction:
     req.flags.parse()
-    return CmdInstruction(_command_line(req), not req.node.json_form, **req.common)
+    return CmdInstruction(_command_line(req), not req.node.json_form, **req.at)
 
 
 def _entrypoint(req: _Request) -> EntrypointInstruction:
     req.flags.parse()
-    return EntrypointInstruction(_command_line(req) or None, not req.node.json_form, **req.common)
+    return EntrypointInstruction(_command_line(req) or None, not req.node.json_form, **req.at)
 
 
 def _interval(req: _Request, name: str) -> int:
@@ -311,7 +309,7 @@ def _healthcheck(req: _Request) -> HealthcheckInstruction:
     if kind == "NONE":
         if rest:
             raise _Invalid("HEALTHCHECK NONE takes no arguments")
-        return HealthcheckInstruction(None, 0, 0, 0, 0, 0, **req.common)  # flags are not even parsed
+        return HealthcheckInstruction(None, 0, 0, 0, 0, 0, **req.at)  # its flags are not even parsed
     for name in ("interval", "timeout", "start-period", "start-interval", "retries"):
         req.flags.add_string(name)
     req.flags.parse()
@@ -332,20 +330,20 @@ def _healthcheck(req: _Request) -> HealthcheckInstruction:
             raise _Invalid(str(err)) from None
         if retries < 0:
             raise _Invalid(f"--retries cannot be negative ({retries})")
-    return HealthcheckInstruction(test, interval, timeout, start_period, start_interval, retries, **req.common)
+    return HealthcheckInstruction(test, interval, timeout, start_period, start_interval, retries, **req.at)
 
 
 def _expose(req: _Request) -> ExposeInstruction:
     if not req.args:
         raise _Invalid("EXPOSE requires at least one argument")
     req.flags.parse()
-    return ExposeInstruction(tuple(sorted(req.args)), **req.common)
+    return ExposeInstruction(tuple(sorted(req.args)), **req.at)
 
 
 def _user(req: _Request) -> UserInstruction:
     _exactly_one(req, "USER")
     req.flags.parse()
-    return UserInstruction(req.args[0], **req.common)
+    return UserInstruction(req.args[0], **req.at)
 
 
 def _volume(req: _Request) -> VolumeInstruction:
@@ -358,12 +356,12 @@ def _volume(req: _Request) -> VolumeInstruction:
         if not path:
             raise _Invalid("VOLUME specified can not be an empty string")
         paths.append(path)
-    return VolumeInstruction(tuple(paths), **req.common)
+    return VolumeInstruction(tuple(paths), **req.at)
 
 
 def _stopsignal(req: _Request) -> StopsignalInstruction:
     _exactly_one(req, "STOPSIGNAL")  # buildkit never parses STOPSIGNAL's flags: they are ignored
-    return StopsignalInstruction(req.args[0], **req.common)
+    return StopsignalInstruction(req.args[0], **req.at)
 
 
 def _arg(req: _Request) -> ArgInstruction:
@@ -378,7 +376,7 @@ def _arg(req: _Request) -> ArgInstruction:
             pairs.append((key, value))
         else:
             pairs.append((word, None))
-    return ArgInstruction(tuple(pairs), **req.common)
+    return ArgInstruction(tuple(pairs), **req.at)
 
 
 def _shell(req: _Request) -> ShellInstruction:
@@ -388,7 +386,7 @@ def _shell(req: _Request) -> ShellInstruction:
         raise _Invalid("SHELL requires at least one argument")
     if not req.node.json_form:
         raise _Invalid("SHELL requires the arguments to be in JSON form")
-    return ShellInstruction(shell, **req.common)
+    return ShellInstruction(shell, **req.at)
 
 
 _PARSERS: dict[str, Callable[[_Request], Instruction]] = {

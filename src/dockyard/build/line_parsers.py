@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dockyard.build.golang import go_lower, go_quote, is_space, is_space_byte, trim_left_space, trim_space
 
@@ -33,13 +33,12 @@ class Parsed:
     json_form: bool = False
     original: str = ""
     child: Parsed | None = None       # ONBUILD's trigger
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def split_command(line: str, escape: str) -> tuple[str, list[str], str]:
     """(keyword, flags, rest): the first word, then leading --flags, then the trimmed rest."""
     parts = RE_WHITESPACE.split(trim_space(line), maxsplit=1)
-    rest, flags = "", []
+    rest, flags = "", list[str]()
     if len(parts) == 2:
         rest, flags = _extract_flags(parts[1], escape)
     return parts[0], flags, trim_space(rest)
@@ -204,7 +203,8 @@ def _name_val(rest: str, key: str, escape: str) -> list[str]:
     args: list[str] = []
     for word in words:
         if "=" not in word:
-            raise LineError(f"Syntax error - can't find = in {go_quote(word)}. Must be of the form: name=value")
+            raise LineError(f"Syntax error - can't find = in {go_quote(word)}. "
+                            "Must be of the form: name=value")
         name, _, value = word.partition("=")
         args += [name, value, "="]
     return args

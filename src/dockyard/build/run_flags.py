@@ -91,6 +91,9 @@ def _check_device(value: str) -> None:
             raise FlagError(suggest(f"unexpected key '{key}' in '{item}'", key, ["name", "required"], True))
 
 
+_ERR_QUOTE = 'extraneous or missing " in quoted-field'
+
+
 def csv_fields(line: str) -> list[str]:
     """One CSV record (go-csvvalue, as buildkit splits --mount values); ValueError as Go's csv words it."""
     if line.endswith("\n"):
@@ -119,7 +122,7 @@ def csv_fields(line: str) -> list[str]:
         while True:
             i = data.find(b'"')
             if i < 0:
-                raise ValueError(f'parse error on line 1, column {pos + 1}: extraneous or missing " in quoted-field')
+                raise ValueError(f"parse error on line 1, column {pos + 1}: {_ERR_QUOTE}")
             if half_open:
                 out[-1] += data[:i]
             else:
@@ -139,5 +142,5 @@ def csv_fields(line: str) -> list[str]:
             elif not data:
                 return [b.decode("utf-8", "replace") for b in out]
             else:
-                raise ValueError(f'parse error on line 1, column {pos}: extraneous or missing " in quoted-field')
+                raise ValueError(f"parse error on line 1, column {pos}: {_ERR_QUOTE}")
     return [b.decode("utf-8", "replace") for b in out]

@@ -189,37 +189,35 @@ class _Run:
             raise _LexError(f"unexpected end of statement while looking for matching {stop}")
         return "".join(result), words.get_words()
 
-    def process_single_quote(self) -> str:
-        # Everything up to the next ' is literal; a ' cannot be escaped inside.
-        out: list[str] = []
+    def quote_mark(self, out: list[str]) -> None:
+        # the opening or closing quote: dropped, or kept with raw_quotes
         ch = self.next()
         if self.lex.raw_quotes:
             out.append(ch)
+
+    def process_single_quote(self) -> str:
+        # Everything up to the next ' is literal; a ' cannot be escaped inside.
+        out: list[str] = []
+        self.quote_mark(out)
         while True:
-            ch = self.next()
-            if ch == _EOF:
+            if self.peek() == _EOF:
                 raise _LexError("unexpected end of statement while looking for matching single-quote")
-            if ch == "'":
-                if self.lex.raw_quotes:
-                    out.append(ch)
+            if self.peek() == "'":
+                self.quote_mark(out)
                 return "".join(out)
-            out.append(ch)
+            out.append(self.next())
 
     def process_double_quote(self) -> str:
         # `$` expands; the escape token escapes only `"`, `$` and itself, and stays otherwise.
         out: list[str] = []
         escape = self.lex.escape
-        ch = self.next()
-        if self.lex.raw_quotes:
-            out.append(ch)
+        self.quote_mark(out)
         while True:
             nxt = self.peek()
             if nxt == _EOF:
                 raise _LexError("unexpected end of statement while looking for matching double-quote")
             if nxt == '"':
-                ch = self.next()
-                if self.lex.raw_quotes:
-                    out.append(ch)
+                self.quote_mark(out)
                 return "".join(out)
             if nxt == "$":
                 out.append(self.process_dollar())

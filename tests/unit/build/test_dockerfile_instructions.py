@@ -15,6 +15,7 @@ from dockyard.build.instructions import (
     ExposeInstruction,
     FromInstruction,
     LabelInstruction,
+    OnbuildInstruction,
     RunInstruction,
     StopsignalInstruction,
     UserInstruction,
@@ -26,21 +27,33 @@ from dockyard.build.instructions import (
 from dockyard.build.parser import parse
 from dockyard.build.shell_lex import ShellLex
 
-ENV = {"HOME": "/root", "UID": "1000", "GID": "100", "PORTS": "80  443/udp", "SIG": "SIGQUIT", "D": "/data",
-       "SUM": "sha256:0123", "EMPTY": ""}
+ENV = {
+    "HOME": "/root",
+    "UID": "1000",
+    "GID": "100",
+    "PORTS": "80  443/udp",
+    "SIG": "SIGQUIT",
+    "D": "/data",
+    "SUM": "sha256:0123",
+    "EMPTY": "",
+}
 
 
 def expanded(text: str, env: dict[str, str] = ENV, escape: str = "\\") -> list[object]:
     lex = ShellLex(escape)
     df = parse_dockerfile("FROM scratch\n" + text)
-    return [c.expand(lambda w: lex.process_word(w, env), lambda w: lex.process_words(w, env))
-            for c in df.stages[0].commands]
+    return [
+        c.expand(lambda w: lex.process_word(w, env), lambda w: lex.process_words(w, env))
+        for c in df.stages[0].commands
+    ]
 
 
 def test_env_and_label_expand_names_and_values() -> None:
-    (e1, e2, lab) = expanded("ENV A=$HOME B=\"x  y\" C=three\\ words D='$HOME'\n"
-                             "ENV PATH /usr/bin:$HOME/bin\n"
-                             'LABEL "org.label with space"="$UID" ${UID}x=y\n')
+    (e1, e2, lab) = expanded(
+        "ENV A=$HOME B=\"x  y\" C=three\\ words D='$HOME'\n"
+        "ENV PATH /usr/bin:$HOME/bin\n"
+        'LABEL "org.label with space"="$UID" ${UID}x=y\n'
+    )
     assert isinstance(e1, EnvInstruction) and isinstance(lab, LabelInstruction)
     assert e1.pairs == (("A", "/root"), ("B", "x  y"), ("C", "three words"), ("D", "$HOME"))
     assert e2.pairs == (("PATH", "/usr/bin:/root/bin"),)
@@ -48,11 +61,24 @@ def test_env_and_label_expand_names_and_values() -> None:
 
 
 def test_copy_and_add_expand_paths_and_ownership_but_not_from() -> None:
-    (cp, ad) = expanded("COPY --from=$STAGE --chown=$UID:$GID --chmod=${MODE:-644} $D/a ${DEST:-/opt}/\n"
-                        "ADD --checksum=$SUM --chown=${UID} https://x/$UID.tgz $HOME\n")
+    (cp, ad) = expanded(
+        "COPY --from=$STAGE --chown=$UID:$GID --chmod=${MODE:-644} $D/a ${DEST:-/opt}/\n"
+        "ADD --checksum=$SUM --chown=${UID} https://x/$UID.tgz $HOME\n"
+    )
     assert isinstance(cp, CopyInstruction) and isinstance(ad, AddInstruction)
-    assert (cp.from_, cp.chown, cp.chmod, cp.sources, cp.dest) == ("$STAGE", "1000:100", "644", ("/data/a",), "/opt/")
-    assert (ad.checksum, ad.chown, ad.sources, ad.dest) == ("sha256:0123", "1000", ("https://x/1000.tgz",), "/root")
+    assert (cp.from_, cp.chown, cp.chmod, cp.sources, cp.dest) == (
+        "$STAGE",
+        "1000:100",
+        "644",
+        ("/data/a",),
+        "/opt/",
+    )
+    assert (ad.checksum, ad.chown, ad.sources, ad.dest) == (
+        "sha256:0123",
+        "1000",
+        ("https://x/1000.tgz",),
+        "/root",
+    )
 
 
 def test_heredoc_bodies_are_not_expanded_by_expand() -> None:
@@ -65,12 +91,14 @@ def test_heredoc_bodies_are_not_expanded_by_expand() -> None:
 def test_expose_splits_into_words() -> None:
     (ex,) = expanded("EXPOSE $PORTS 8080\n")
     assert isinstance(ex, ExposeInstruction)
-    assert ex.ports == ("80", "443/udp", "8080")   # sorted raw first ("$PORTS" < "8080"), then split
+    assert ex.ports == ("80", "443/udp", "8080")  # sorted raw first ("$PORTS" < "8080"), then split
 
 
 def test_single_word_instructions() -> None:
-    (vol, usr, wd, sig, arg) = expanded("VOLUME $D ${HOME}/cache\nUSER ${USER:-nobody}:$GID\nWORKDIR $HOME/app\n"
-                                        "STOPSIGNAL $SIG\nARG X=$HOME Y ${UID}Z=1\n")
+    (vol, usr, wd, sig, arg) = expanded(
+        "VOLUME $D ${HOME}/cache\nUSER ${USER:-nobody}:$GID\nWORKDIR $HOME/app\n"
+        "STOPSIGNAL $SIG\nARG X=$HOME Y ${UID}Z=1\n"
+    )
     assert isinstance(vol, VolumeInstruction) and vol.paths == ("/data", "/root/cache")
     assert isinstance(usr, UserInstruction) and usr.user == "nobody:100"
     assert isinstance(wd, WorkdirInstruction) and wd.path == "/root/app"
@@ -79,9 +107,11 @@ def test_single_word_instructions() -> None:
 
 
 def test_shell_text_is_left_to_the_shell() -> None:
-    text = ('RUN echo $HOME\nCMD ["$HOME"]\nENTRYPOINT echo $HOME\nSHELL ["/bin/$SH"]\n'
-            "HEALTHCHECK CMD echo $HOME\nONBUILD RUN echo $HOME\nMAINTAINER $HOME\n"
-            "RUN --mount=type=bind,target=$HOME true\n")
+    text = (
+        'RUN echo $HOME\nCMD ["$HOME"]\nENTRYPOINT echo $HOME\nSHELL ["/bin/$SH"]\n'
+        "HEALTHCHECK CMD echo $HOME\nONBUILD RUN echo $HOME\nMAINTAINER $HOME\n"
+        "RUN --mount=type=bind,target=$HOME true\n"
+    )
     df = parse_dockerfile("FROM scratch\n" + text)
     for command in df.stages[0].commands:
         assert command.expand(lambda w: "EXPANDED", lambda w: ["EXPANDED"]) is command
@@ -116,12 +146,22 @@ def test_from_and_stage_expand_with_global_args() -> None:
 def test_onbuild_trigger_round_trip() -> None:
     df = parse_dockerfile("FROM scratch\nONBUILD RUN --network=none echo $HOME  \n")
     trigger = df.stages[0].commands[0]
-    expression = getattr(trigger, "expression")
+    assert isinstance(trigger, OnbuildInstruction)
+    expression = trigger.expression
     assert expression == "RUN --network=none echo $HOME  "
     # a builder re-parses a trigger on its own (no "failed to parse" wrapping) and dispatches it
     instr = parse_instruction(parse(expression, name=None).nodes[0])
-    assert instr == RunInstruction(("echo $HOME",), True, (), "none", (), "sandbox", flags_used=("network",),
-                                   line=1, original="RUN --network=none echo $HOME")
+    assert instr == RunInstruction(
+        ("echo $HOME",),
+        True,
+        (),
+        "none",
+        (),
+        "sandbox",
+        flags_used=("network",),
+        line=1,
+        original="RUN --network=none echo $HOME",
+    )
 
 
 def test_parse_instruction_errors_are_bare() -> None:

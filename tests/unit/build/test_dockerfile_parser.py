@@ -17,35 +17,46 @@ def args(text: str) -> list[tuple[str, tuple[str, ...]]]:
 
 def test_node_fields() -> None:
     (node,) = nodes("  copy --from=build --chown=1:1 a b /c/  \n")
-    assert node == Node(keyword="copy", args=("a", "b", "/c/"), flags=("--from=build", "--chown=1:1"),
-                        json_form=False, original="copy --from=build --chown=1:1 a b /c/", start_line=1,
-                        end_line=1, command="copy", source="copy --from=build --chown=1:1 a b /c/  ")
+    assert node == Node(
+        keyword="copy",
+        args=("a", "b", "/c/"),
+        flags=("--from=build", "--chown=1:1"),
+        json_form=False,
+        original="copy --from=build --chown=1:1 a b /c/",
+        start_line=1,
+        end_line=1,
+        command="copy",
+        source="copy --from=build --chown=1:1 a b /c/  ",
+    )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("FROM a AS b", ("a", "AS", "b")),
-    ("FROM  a\tb", ("a", "b")),
-    ("ENV a=1 b='2 3'", ("a", "1", "=", "b", "'2 3'", "=")),
-    ("ENV a 1 2  3", ("a", "1 2  3", "")),
-    ('LABEL "a b"=c', ('"a b"', "c", "=")),
-    ("ARG a b=1 c=", ("a", "b=1", "c=")),
-    ("RUN echo  $HOME 'x'", ("echo  $HOME 'x'",)),
-    ('RUN ["echo", "a b"]', ("echo", "a b")),
-    ("RUN [ 'single' ]", ("[ 'single' ]",)),
-    ('CMD ["unterminated"', ('["unterminated"',)),
-    ("COPY a  b\tc", ("a", "b", "c")),
-    ('COPY ["a b", "c"]', ("a b", "c")),
-    ("VOLUME /a /b", ("/a", "/b")),
-    ("EXPOSE 80 443/tcp", ("80", "443/tcp")),
-    ("USER a b", ("a b",)),
-    ("WORKDIR /a b", ("/a b",)),
-    ("HEALTHCHECK --interval=5s CMD  curl -f x", ("CMD", "curl -f x")),
-    ('HEALTHCHECK CMD ["a", "b"]', ("CMD", "a", "b")),
-    ("HEALTHCHECK NONE", ("NONE",)),
-    ("ONBUILD RUN --mount=x echo hi", ("RUN", "echo hi")),
-    ("RUN", ()),
-    ("CMD []", ()),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("FROM a AS b", ("a", "AS", "b")),
+        ("FROM  a\tb", ("a", "b")),
+        ("ENV a=1 b='2 3'", ("a", "1", "=", "b", "'2 3'", "=")),
+        ("ENV a 1 2  3", ("a", "1 2  3", "")),
+        ('LABEL "a b"=c', ('"a b"', "c", "=")),
+        ("ARG a b=1 c=", ("a", "b=1", "c=")),
+        ("RUN echo  $HOME 'x'", ("echo  $HOME 'x'",)),
+        ('RUN ["echo", "a b"]', ("echo", "a b")),
+        ("RUN [ 'single' ]", ("[ 'single' ]",)),
+        ('CMD ["unterminated"', ('["unterminated"',)),
+        ("COPY a  b\tc", ("a", "b", "c")),
+        ('COPY ["a b", "c"]', ("a b", "c")),
+        ("VOLUME /a /b", ("/a", "/b")),
+        ("EXPOSE 80 443/tcp", ("80", "443/tcp")),
+        ("USER a b", ("a b",)),
+        ("WORKDIR /a b", ("/a b",)),
+        ("HEALTHCHECK --interval=5s CMD  curl -f x", ("CMD", "curl -f x")),
+        ('HEALTHCHECK CMD ["a", "b"]', ("CMD", "a", "b")),
+        ("HEALTHCHECK NONE", ("NONE",)),
+        ("ONBUILD RUN --mount=x echo hi", ("RUN", "echo hi")),
+        ("RUN", ()),
+        ("CMD []", ()),
+    ],
+)
 def test_arguments_split_per_instruction(text: str, expected: tuple[str, ...]) -> None:
     (node,) = nodes(text)
     assert node.args == expected
@@ -59,8 +70,9 @@ def test_json_form_detection() -> None:
 def test_json_must_be_strings() -> None:
     with pytest.raises(DockerfileError) as caught:
         parse('FROM a\nCMD ["a", 1]\n')
-    assert str(caught.value) == ("failed to parse Dockerfile: when using JSON array syntax, "
-                                 "arrays must be comprised of strings only")
+    assert str(caught.value) == (
+        "failed to parse Dockerfile: when using JSON array syntax, arrays must be comprised of strings only"
+    )
     assert caught.value.line == 2
     assert caught.value.reason == "when using JSON array syntax, arrays must be comprised of strings only"
 
@@ -73,8 +85,12 @@ def test_json_values_go_rejects_are_shell_form() -> None:
 def test_onbuild_child() -> None:
     (node,) = nodes("ONBUILD copy --from=x a b")
     assert node.child is not None
-    assert (node.child.keyword, node.child.command, node.child.flags, node.child.args) == \
-        ("copy", "copy", ("--from=x",), ("a", "b"))
+    assert (node.child.keyword, node.child.command, node.child.flags, node.child.args) == (
+        "copy",
+        "copy",
+        ("--from=x",),
+        ("a", "b"),
+    )
     assert node.args == ("copy", "a", "b")
 
 
@@ -95,16 +111,16 @@ def test_flag_bytes_are_read_as_latin1_like_buildkit() -> None:
 
 def test_comments_and_blank_lines() -> None:
     text = "# comment\n\n   # indented comment\nFROM a # not a comment\n\nRUN echo # neither\n"
-    assert [(n.start_line, n.args) for n in nodes(text)] == [(4, ("a", "#", "not", "a", "comment")),
-                                                           (6, ("echo # neither",))]
+    assert [(n.start_line, n.args) for n in nodes(text)] == [
+        (4, ("a", "#", "not", "a", "comment")),
+        (6, ("echo # neither",)),
+    ]
 
 
 def test_continuations() -> None:
-    text = ("RUN apt-get update && \\\n"
-            "    apt-get install -y \\\n"
-            "# a comment in the middle\n"
-            "    curl\n"
-            "CMD done\n")
+    text = (
+        "RUN apt-get update && \\\n    apt-get install -y \\\n# a comment in the middle\n    curl\nCMD done\n"
+    )
     run, cmd = nodes(text)
     assert run.original == "RUN apt-get update &&     apt-get install -y     curl"
     assert (run.start_line, run.end_line) == (1, 4)
@@ -143,16 +159,22 @@ def test_directives() -> None:
     assert dict(parse("# unknown=1\n# escape=`\nFROM a").directives) == {}
 
 
-@pytest.mark.parametrize(("text", "line", "reason"), [
-    ("# escape=x\nFROM a", 1, "invalid escape token 'x' does not match ` or \\"),
-    ("# syntax=a\n# syntax=b\nFROM a", 2, "only one syntax parser directive can be used"),
-    ("# Escape=`\n# escape=\\\nFROM a", 2, "only one escape parser directive can be used"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("# escape=x\nFROM a", 1, "invalid escape token 'x' does not match ` or \\"),
+        ("# syntax=a\n# syntax=b\nFROM a", 2, "only one syntax parser directive can be used"),
+        ("# Escape=`\n# escape=\\\nFROM a", 2, "only one escape parser directive can be used"),
+    ],
+)
 def test_directive_errors(text: str, line: int, reason: str) -> None:
     with pytest.raises(DockerfileError) as caught:
         parse(text)
-    assert (caught.value.line, caught.value.reason, str(caught.value)) == \
-        (line, reason, "failed to parse Dockerfile: " + reason)
+    assert (caught.value.line, caught.value.reason, str(caught.value)) == (
+        line,
+        reason,
+        "failed to parse Dockerfile: " + reason,
+    )
 
 
 def test_bom_and_crlf() -> None:
@@ -160,7 +182,9 @@ def test_bom_and_crlf() -> None:
     for form in (text, text.encode()):
         result = parse(form)
         assert [(n.keyword, n.args, n.original) for n in result.nodes] == [
-            ("from", ("a",), "FROM a"), ("run", ("echo   hi",), "RUN echo   hi")]
+            ("from", ("a",), "FROM a"),
+            ("run", ("echo   hi",), "RUN echo   hi"),
+        ]
 
 
 def test_only_one_bom_is_stripped() -> None:
@@ -169,23 +193,27 @@ def test_only_one_bom_is_stripped() -> None:
 
 
 def test_heredocs() -> None:
-    text = ("RUN <<EOF\n"
-            "echo $HOME\n"
-            "EOF\n"
-            "RUN <<-'EOT' 3<<\"two\" python3\n"
-            "\tprint(1)\n"
-            "\tEOT\n"
-            "second\n"
-            "two\n"
-            "COPY <<a.txt <<b.txt /dst/\n"
-            "A\n"
-            "a.txt\n"
-            "b.txt\n")
+    text = (
+        "RUN <<EOF\n"
+        "echo $HOME\n"
+        "EOF\n"
+        "RUN <<-'EOT' 3<<\"two\" python3\n"
+        "\tprint(1)\n"
+        "\tEOT\n"
+        "second\n"
+        "two\n"
+        "COPY <<a.txt <<b.txt /dst/\n"
+        "A\n"
+        "a.txt\n"
+        "b.txt\n"
+    )
     one, two, three = nodes(text)
     assert one.heredocs == (Heredoc("EOF", "echo $HOME\n", expand=True, chomp=False),)
     assert (one.start_line, one.end_line, one.args) == (1, 3, ("<<EOF",))
-    assert two.heredocs == (Heredoc("EOT", "\tprint(1)\n", expand=False, chomp=True),
-                            Heredoc("two", "second\n", expand=False, chomp=False, fd=3))
+    assert two.heredocs == (
+        Heredoc("EOT", "\tprint(1)\n", expand=False, chomp=True),
+        Heredoc("two", "second\n", expand=False, chomp=False, fd=3),
+    )
     assert (two.start_line, two.end_line) == (4, 8)
     assert three.heredocs == (Heredoc("a.txt", "A\n", True, False), Heredoc("b.txt", "", True, False))
     assert three.args == ("<<a.txt", "<<b.txt", "/dst/")
@@ -208,19 +236,22 @@ def test_unterminated_heredoc() -> None:
     assert (str(caught.value), caught.value.line) == ("failed to parse Dockerfile: unterminated heredoc", 2)
 
 
-@pytest.mark.parametrize(("word", "expected"), [
-    ("<<EOF", Heredoc("EOF", "", True, False)),
-    ("<<-EOF", Heredoc("EOF", "", True, True)),
-    ("<<'EOF'", Heredoc("EOF", "", False, False)),
-    ('<<"E"OF', Heredoc("EOF", "", False, False)),
-    ("<<E\\'OF", Heredoc("E'OF", "", True, False)),
-    ("12<<X", Heredoc("X", "", True, False, fd=12)),
-    ("<<$NAME", Heredoc("$NAME", "", True, False)),
-    ("<<", None),
-    ("<<a b", None),
-    ("x<<EOF", None),
-    ("<<EOF<", None),
-])
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("<<EOF", Heredoc("EOF", "", True, False)),
+        ("<<-EOF", Heredoc("EOF", "", True, True)),
+        ("<<'EOF'", Heredoc("EOF", "", False, False)),
+        ('<<"E"OF', Heredoc("EOF", "", False, False)),
+        ("<<E\\'OF", Heredoc("E'OF", "", True, False)),
+        ("12<<X", Heredoc("X", "", True, False, fd=12)),
+        ("<<$NAME", Heredoc("$NAME", "", True, False)),
+        ("<<", None),
+        ("<<a b", None),
+        ("x<<EOF", None),
+        ("<<EOF<", None),
+    ],
+)
 def test_parse_heredoc_word(word: str, expected: Heredoc | None) -> None:
     assert parse_heredoc(word) == expected
 
@@ -234,15 +265,22 @@ def test_unknown_instructions_parse() -> None:
     assert [n.keyword for n in nodes("FROMM a\nbogus x y")] == ["fromm", "bogus"]
 
 
-@pytest.mark.parametrize(("text", "message", "line"), [
-    ("", "the Dockerfile (Dockerfile) cannot be empty", 0),
-    (b"", "the Dockerfile (Dockerfile) cannot be empty", 0),
-    ("# just a comment\n\n", "failed to parse Dockerfile: file with no instructions", 2),
-    ("\ufeff", "failed to parse Dockerfile: file with no instructions", 0),
-    ("FROM a\nENV x\n", "failed to parse Dockerfile: ENV must have two arguments", 2),
-    ("FROM a\nLABEL a=b c\n", 'failed to parse Dockerfile: Syntax error - can\'t find = in "c". '
-                              "Must be of the form: name=value", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("", "the Dockerfile (Dockerfile) cannot be empty", 0),
+        (b"", "the Dockerfile (Dockerfile) cannot be empty", 0),
+        ("# just a comment\n\n", "failed to parse Dockerfile: file with no instructions", 2),
+        ("\ufeff", "failed to parse Dockerfile: file with no instructions", 0),
+        ("FROM a\nENV x\n", "failed to parse Dockerfile: ENV must have two arguments", 2),
+        (
+            "FROM a\nLABEL a=b c\n",
+            'failed to parse Dockerfile: Syntax error - can\'t find = in "c". '
+            "Must be of the form: name=value",
+            2,
+        ),
+    ],
+)
 def test_errors(text: str | bytes, message: str, line: int) -> None:
     with pytest.raises(DockerfileError) as caught:
         parse(text)
@@ -267,7 +305,10 @@ def test_line_length_limit() -> None:
     too_long = "FROM a\nLABEL x=" + "a" * (65536 - 8) + "\nRUN x\n"
     with pytest.raises(DockerfileError) as caught:
         parse(too_long)
-    assert str(caught.value) == "failed to parse Dockerfile: dockerfile line greater than max allowed size of 65535"
+    assert (
+        str(caught.value)
+        == "failed to parse Dockerfile: dockerfile line greater than max allowed size of 65535"
+    )
     # the limit is in bytes: 21846 three-byte characters make 65538 bytes
     with pytest.raises(DockerfileError):
         parse("FROM a\nLABEL x=" + "€" * 21846)

@@ -20,17 +20,94 @@ from dockyard.build.shell_lex import ShellLex
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-KEYWORDS = ["FROM", "from", "RUN", "Run", "CMD", "ENTRYPOINT", "COPY", "ADD", "ENV", "LABEL", "ARG", "EXPOSE",
-            "VOLUME", "USER", "WORKDIR", "HEALTHCHECK", "HEALTHCHECK CMD", "HEALTHCHECK NONE", "SHELL",
-            "STOPSIGNAL", "ONBUILD", "ONBUILD RUN", "ONBUILD COPY", "MAINTAINER", "BOGUS", "#", "# escape=`",
-            "# syntax=x", "", " ", "\\", "`"]
-FRAGMENTS = ["\\", "`", '"', "'", "<<EOF", "<<-EOF", "<<'EOF'", "3<<X", "EOF", "\tEOF", "X", "$", "${", "}", "${A:-b}",
-             "${A#*}", "${A//x/y}", "#", "[", "]", '["a", "b"]', "[1]", "--", "--from=x", "--chown=", "--link",
-             "--mount=type=cache,target=/x", "--network=none", "--interval=1s", "--retries=x", "=", "a=b", " ", "\t",
-             "\r", "\n", "\r\n", "AS", "as", "x", "1s", "/dst", "é", "\ufeff", "\x00", "\u2028", "\x85"]
+KEYWORDS = [
+    "FROM",
+    "from",
+    "RUN",
+    "Run",
+    "CMD",
+    "ENTRYPOINT",
+    "COPY",
+    "ADD",
+    "ENV",
+    "LABEL",
+    "ARG",
+    "EXPOSE",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "HEALTHCHECK",
+    "HEALTHCHECK CMD",
+    "HEALTHCHECK NONE",
+    "SHELL",
+    "STOPSIGNAL",
+    "ONBUILD",
+    "ONBUILD RUN",
+    "ONBUILD COPY",
+    "MAINTAINER",
+    "BOGUS",
+    "#",
+    "# escape=`",
+    "# syntax=x",
+    "",
+    " ",
+    "\\",
+    "`",
+]
+FRAGMENTS = [
+    "\\",
+    "`",
+    '"',
+    "'",
+    "<<EOF",
+    "<<-EOF",
+    "<<'EOF'",
+    "3<<X",
+    "EOF",
+    "\tEOF",
+    "X",
+    "$",
+    "${",
+    "}",
+    "${A:-b}",
+    "${A#*}",
+    "${A//x/y}",
+    "#",
+    "[",
+    "]",
+    '["a", "b"]',
+    "[1]",
+    "--",
+    "--from=x",
+    "--chown=",
+    "--link",
+    "--mount=type=cache,target=/x",
+    "--network=none",
+    "--interval=1s",
+    "--retries=x",
+    "=",
+    "a=b",
+    " ",
+    "\t",
+    "\r",
+    "\n",
+    "\r\n",
+    "AS",
+    "as",
+    "x",
+    "1s",
+    "/dst",
+    "é",
+    "\ufeff",
+    "\x00",
+    "\u2028",
+    "\x85",
+]
 
 fragment = st.sampled_from(FRAGMENTS) | st.text(max_size=4)
-line = st.builds(lambda k, parts: k + " " + "".join(parts), st.sampled_from(KEYWORDS), st.lists(fragment, max_size=8))
+line = st.builds(
+    lambda k, parts: k + " " + "".join(parts), st.sampled_from(KEYWORDS), st.lists(fragment, max_size=8)
+)
 dockerfile_like = st.lists(line, max_size=12).map("\n".join)
 any_text = st.text() | dockerfile_like | st.builds(lambda a, b: a + "\n" + b, dockerfile_like, st.text())
 envs = st.dictionaries(st.sampled_from(["A", "B", "HOME", "x"]), st.text(max_size=6), max_size=4)
@@ -79,14 +156,19 @@ def test_parse_bytes_raises_only_dockerfile_errors(data: bytes) -> None:
         pass
 
 
-word_text = st.text() | st.lists(st.sampled_from(["$", "{", "}", ":", "-", "+", "?", "#", "%", "/", "\\", "`", "'",
-                                                  '"', "A", "x", " ", "*", "<", "<<"]), max_size=12).map("".join)
+word_text = st.text() | st.lists(
+    st.sampled_from(
+        ["$", "{", "}", ":", "-", "+", "?", "#", "%", "/", "\\", "`", "'", '"', "A", "x", " ", "*", "<", "<<"]
+    ),
+    max_size=12,
+).map("".join)
 
 
 @SETTINGS
 @given(word_text, envs, st.sampled_from(["\\", "`"]), st.booleans(), st.booleans(), st.booleans())
-def test_process_word_raises_only_dockerfile_errors(word: str, env: dict[str, str], escape: str, raw_quotes: bool,
-                                                    raw_escapes: bool, skip_unset: bool) -> None:
+def test_process_word_raises_only_dockerfile_errors(
+    word: str, env: dict[str, str], escape: str, raw_quotes: bool, raw_escapes: bool, skip_unset: bool
+) -> None:
     lex = ShellLex(escape, raw_quotes=raw_quotes, raw_escapes=raw_escapes, skip_unset_env=skip_unset)
     try:
         result = lex.process(word, env)
@@ -119,8 +201,9 @@ def test_double_quoting_gives_text_back(text: str, env: dict[str, str]) -> None:
     assert ShellLex().process_words(_double_quoted(text), env) == ([text] if text else [])
 
 
-safe_word = st.text(alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_./:@,"),
-                    min_size=1)
+safe_word = st.text(
+    alphabet=st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_./:@,"), min_size=1
+)
 
 
 @SETTINGS
@@ -133,12 +216,16 @@ def test_words_split_on_white_space(words: list[str], sep: str) -> None:
 @given(st.lists(st.text(alphabet=no_surrogates), max_size=5))
 def test_exec_form_round_trips(argv: list[str]) -> None:
     df = parse_dockerfile("FROM scratch\nCMD " + json.dumps(argv) + "\n")
-    assert df.stages[0].commands == (CmdInstruction(tuple(argv), False, line=2, original="CMD " + json.dumps(argv)),)
+    assert df.stages[0].commands == (
+        CmdInstruction(tuple(argv), False, line=2, original="CMD " + json.dumps(argv)),
+    )
 
 
 @SETTINGS
-@given(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True),
-       st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",))))
+@given(
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True),
+    st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",))),
+)
 def test_env_value_round_trips_through_expansion(name: str, value: str) -> None:
     df = parse_dockerfile(f"FROM scratch\nENV {name}={_double_quoted(value)}\n")
     (env_instr,) = df.stages[0].commands
@@ -149,7 +236,8 @@ def test_env_value_round_trips_through_expansion(name: str, value: str) -> None:
 
 
 body_line = st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",))).filter(
-    lambda s: s.rstrip("\r\n").lstrip("\t") != "EOF")
+    lambda s: s.rstrip("\r\n").lstrip("\t") != "EOF"
+)
 
 
 @SETTINGS

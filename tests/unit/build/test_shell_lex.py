@@ -7,8 +7,17 @@ import pytest
 from dockyard.build.errors import DockerfileError
 from dockyard.build.shell_lex import ShellLex
 
-ENV = {"HOME": "/root", "SHELL": "ash", "EMPTY": "", "GREETING": "안녕", "TWO": "a  b", "PAD": "  x y  ",
-       "PATHV": "/usr/local/bin", "FILE": "archive.tar.gz", "REPEAT": "abcabc"}
+ENV = {
+    "HOME": "/root",
+    "SHELL": "ash",
+    "EMPTY": "",
+    "GREETING": "안녕",
+    "TWO": "a  b",
+    "PAD": "  x y  ",
+    "PATHV": "/usr/local/bin",
+    "FILE": "archive.tar.gz",
+    "REPEAT": "abcabc",
+}
 
 # (word, expected result); None: the word is an error
 WORDS = [
@@ -128,15 +137,24 @@ ERRORS = [
     ("${EMPTY:?}", 'failed to process "${EMPTY:?}": EMPTY: is not allowed to be empty'),
     ("${UNSET:?set it $SHELL}", 'failed to process "${UNSET:?set it $SHELL}": UNSET: set it ash'),
     ("${EMPTY:?say so}", 'failed to process "${EMPTY:?say so}": EMPTY: say so'),
-    ("'abc", 'failed to process "\'abc": unexpected end of statement while looking for matching single-quote'),
-    ('"abc', 'failed to process "\\"abc": unexpected end of statement while looking for matching double-quote'),
+    (
+        "'abc",
+        'failed to process "\'abc": unexpected end of statement while looking for matching single-quote',
+    ),
+    (
+        '"abc',
+        'failed to process "\\"abc": unexpected end of statement while looking for matching double-quote',
+    ),
     ("${}", 'failed to process "${}": syntax error: bad substitution'),
     ("${HOME", 'failed to process "${HOME": unsupported modifier (\ufffd) in substitution'),
     ("${HOME:-x", "failed to process \"${HOME:-x\": syntax error: missing '}'"),
     ("${HOME=x}", 'failed to process "${HOME=x}": unsupported modifier (=) in substitution'),
     ("${HOME:#x}", 'failed to process "${HOME:#x}": unsupported modifier (:#) in substitution'),
     ("${HOME/x", "failed to process \"${HOME/x\": syntax error: missing '/' in ${}"),
-    ("${FILE#a\\b}", "failed to process \"${FILE#a\\\\b}\": invalid pattern (a\\b) in substitution: invalid escape '\\b'"),
+    (
+        "${FILE#a\\b}",
+        "failed to process \"${FILE#a\\\\b}\": invalid pattern (a\\b) in substitution: invalid escape '\\b'",
+    ),
     ("tab\t${}", 'failed to process "tab\\t${}": syntax error: bad substitution'),
 ]
 
@@ -200,8 +218,10 @@ def test_matched_and_unmatched_names() -> None:
 
 def test_skip_unset_env_keeps_references() -> None:
     lex = ShellLex(skip_unset_env=True)
-    assert lex.process_word("$HOME $NOPE ${NOPE} ${NOPE:-d} ${NOPE#x} ${NOPE/a/b}", ENV) == \
-        "/root $NOPE ${NOPE} ${NOPE:-d} ${NOPE#x} ${NOPE/a/b}"
+    assert (
+        lex.process_word("$HOME $NOPE ${NOPE} ${NOPE:-d} ${NOPE#x} ${NOPE/a/b}", ENV)
+        == "/root $NOPE ${NOPE} ${NOPE:-d} ${NOPE#x} ${NOPE/a/b}"
+    )
 
 
 def test_raw_quotes_and_escapes() -> None:
@@ -218,4 +238,5 @@ def test_skip_process_quotes() -> None:
 def test_env_is_any_mapping() -> None:
     class Lookup(dict[str, str]):
         pass
+
     assert ShellLex().process_word("$A-$B", Lookup(A="1")) == "1-"
