@@ -263,6 +263,15 @@ class _Run:
             return self._replace(name)
         raise _LexError(f"unsupported modifier ({chs}) in substitution")
 
+    def word_until(self, stop: str, raw_escapes: bool, missing: str) -> str:
+        # the word inside ${...} up to `stop`; running out of text is reported as `missing`
+        try:
+            return self.process_stop_on(stop, raw_escapes)[0]
+        except _LexError:
+            if self.peek() == _EOF:
+                raise _LexError(missing) from None
+            raise
+
     def _modifier(self, name: str, ch: str, chs: str) -> str:
         null_is_unset = False
         if ch == ":":
@@ -272,12 +281,7 @@ class _Run:
         raw = ch in ("#", "%")
         if null_is_unset and raw:
             raise _LexError(f"unsupported modifier ({chs}) in substitution")
-        try:
-            word, _ = self.process_stop_on("}", raw)
-        except _LexError:
-            if self.peek() == _EOF:
-                raise _LexError("syntax error: missing '}'") from None
-            raise
+        word = self.word_until("}", raw, "syntax error: missing '}'")
         value, is_set = self.get_env(name)
         if self.lex.skip_unset_env and not is_set:
             return "${" + name + chs + word + "}"
@@ -306,18 +310,8 @@ class _Run:
         every = self.peek() == "/"
         if every:
             self.next()
-        try:
-            pattern, _ = self.process_stop_on("/", True)
-        except _LexError:
-            if self.peek() == _EOF:
-                raise _LexError("syntax error: missing '/' in ${}") from None
-            raise
-        try:
-            replacement, _ = self.process_stop_on("}", True)
-        except _LexError:
-            if self.peek() == _EOF:
-                raise _LexError("syntax error: missing '}'") from None
-            raise
+        pattern = self.word_until("/", True, "syntax error: missing '/' in ${}")
+        replacement = self.word_until("}", True, "syntax error: missing '}'")
         value, is_set = self.get_env(name)
         if self.lex.skip_unset_env and not is_set:
             return "${" + name + "/" + pattern + "/" + replacement + "}"

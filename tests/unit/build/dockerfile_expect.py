@@ -227,3 +227,15 @@ def check_case(case: Case) -> None:
     assert df.warnings == case.warnings
     assert dict(df.directives) == case.directives
     assert df.escape == case.escape
+
+
+def corpus_test(cases: list[Case]) -> object:
+    """The parametrized test a corpus module exposes: one run of check_case per case."""
+    names = [c.name for c in cases]
+    assert len(set(names)) == len(names), "corpus case names must be unique"
+
+    @pytest.mark.parametrize("case", cases, ids=names)
+    def test_corpus(case: Case) -> None:
+        check_case(case)
+
+    return test_corpus

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from dockerfile_expect import (
     PARSE,
     SECOND,
@@ -10,8 +9,8 @@ from dockerfile_expect import (
     add,
     arg,
     at_line,
-    check_case,
     copy,
+    corpus_test,
     env,
     err,
     expose,
@@ -435,11 +434,8 @@ CASES = [
 ]
 
 
-def test_cases_are_many_and_unique() -> None:
+test_corpus = corpus_test(CASES)
+
+
+def test_corpus_is_large() -> None:
     assert len(CASES) >= 30
-    assert len({c.name for c in CASES}) == len(CASES)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_corpus(case: Case) -> None:
-    check_case(case)

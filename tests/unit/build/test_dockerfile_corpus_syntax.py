@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from dockerfile_expect import (
     PARSE,
     Case,
@@ -10,9 +9,9 @@ from dockerfile_expect import (
     arg,
     at,
     at_line,
-    check_case,
     cmd,
     copy,
+    corpus_test,
     doc,
     entrypoint,
     err,
@@ -310,11 +309,8 @@ CASES = [
 ]
 
 
-def test_cases_are_many_and_unique() -> None:
+test_corpus = corpus_test(CASES)
+
+
+def test_corpus_is_large() -> None:
     assert len(CASES) >= 30
-    assert len({c.name for c in CASES}) == len(CASES)
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_corpus(case: Case) -> None:
-    check_case(case)
