@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dockyard.build.golang import go_lower, go_quote, is_space, is_space_byte, trim_left_space, trim_space
 
-__all__ = ["Parsed", "LineError", "split_command", "dispatch_args", "KNOWN"]
+__all__ = ["Parsed", "LineError", "parse_line", "parse_words", "split_command", "dispatch_args", "KNOWN"]
 
 RE_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 
