@@ -1,0 +1,1 @@
+"""Building images from Dockerfiles: parsing (pure), build context, execution."""
