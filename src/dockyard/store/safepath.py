@@ -59,13 +59,21 @@ class DirWalker:
 
     `open_dir(components, create=...)` returns a new fd (the caller closes it) for
     the directory named by `components`, creating missing ones with mode 0755 if
-    asked. Symlinks met on the way are resolved by hand when they are relative and
-    stay inside the root; otherwise PathEscape. A non-directory on the way raises
-    NotADirectoryError.
+    asked. A non-directory on the way raises NotADirectoryError. Symlinks met on the
+    way are resolved by hand according to `links`:
+
+    * "relative" (default): relative symlinks that stay inside the root are followed;
+      absolute ones, and `..` above the root, raise PathEscape;
+    * "chroot": followed as a process chrooted at the root would (absolute targets from
+      the root, `..` stopping at the root);
+    * "refuse": any symlink raises PathEscape.
     """
 
-    def __init__(self, root_fd: int) -> None:
+    def __init__(self, root_fd: int, *, links: str = "relative") -> None:
+        if links not in ("relative", "chroot", "refuse"):
+            raise ValueError(f"unknown symlink policy {links!r}")
         self.root_fd = root_fd
+        self.links = links
 
     def open_dir(self, components: list[str], *, create: bool = False) -> int:
         stack: list[int] = []   # fds of the directories below the root we are in
@@ -78,9 +86,10 @@ class DirWalker:
                     continue
                 cur = stack[-1] if stack else self.root_fd
                 if part == "..":
-                    if not stack:
+                    if stack:
+                        os.close(stack.pop())
+                    elif self.links != "chroot":
                         raise PathEscape("path escapes the layer root")
-                    os.close(stack.pop())
                     continue
                 try:
                     fd = os.open(part, _DIR_FLAGS, dir_fd=cur)
@@ -99,12 +108,17 @@ class DirWalker:
                     st = os.lstat(part, dir_fd=cur)
                     if not stat.S_ISLNK(st.st_mode):
                         raise NotADirectoryError(errno.ENOTDIR, "not a directory", part) from None
+                    if self.links == "refuse":
+                        raise PathEscape(f"{part} is a symbolic link") from None
                     links += 1
                     if links > MAX_SYMLINKS:
                         raise OSError(errno.ELOOP, "too many levels of symbolic links", part) from None
                     target = os.readlink(part, dir_fd=cur)
                     if target.startswith("/"):
-                        raise PathEscape(f"symlink {part} -> {target} leads outside the layer root") from None
+                        if self.links != "chroot":
+                            raise PathEscape(f"symlink {part} -> {target} leads outside the layer root") from None
+                        while stack:  # an absolute target starts again from the root
+                            os.close(stack.pop())
                     pending.extend(reversed(target.split("/")))
                     continue
                 stack.append(fd)
