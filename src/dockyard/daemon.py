@@ -83,14 +83,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
+    from dockyard.api.handlers.build import BuildHandlers
     from dockyard.api.handlers.containers import ContainerHandlers
     from dockyard.api.handlers.events import EventHandlers
     from dockyard.api.handlers.exec import ExecHandlers
     from dockyard.api.handlers.images import ImageHandlers
     from dockyard.api.handlers.observe import ObserveHandlers
     from dockyard.api.handlers.system import SystemHandlers
-    from dockyard.api.routes import add_observe_routes, build_router
+    from dockyard.api.routes import add_build_routes, add_observe_routes, build_router
     from dockyard.api.server import ApiServer
+    from dockyard.build.executor import Builder
     from dockyard.engine.container_store import ContainerStore
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl, observe_paused
@@ -120,6 +122,9 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
                           ExecHandlers(execs))
     add_observe_routes(router, EventHandlers(events),
                        ObserveHandlers(ContainerControl(containers), StatsService(containers)))
+    builder = Builder(paths, images, containers)
+    builder.recover()
+    add_build_routes(router, BuildHandlers(builder))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["unescape", "is_mountpoint"]
+__all__ = ["unescape", "is_mountpoint", "mounts_under"]
 
 
 def unescape(field: str) -> str:
@@ -24,3 +24,12 @@ def is_mountpoint(target: str) -> bool:
     """True if something is mounted exactly at `target` (a resolved absolute path)."""
     with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
         return any(unescape(line.split(" ", 5)[4]) == target for line in f)
+
+
+def mounts_under(prefix: str) -> list[str]:
+    """Mount points at or below `prefix` (resolved, absolute), deepest first: the order to unmount."""
+    prefix = prefix.rstrip("/")
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        points = [unescape(line.split(" ", 5)[4]) for line in f]
+    found = {p for p in points if p == prefix or p.startswith(prefix + "/")}
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockyard.api.handlers.build import BuildHandlers
 from dockyard.api.handlers.containers import ContainerHandlers
 from dockyard.api.handlers.events import EventHandlers
 from dockyard.api.handlers.exec import ExecHandlers
@@ -10,7 +11,7 @@ from dockyard.api.handlers.observe import ObserveHandlers
 from dockyard.api.handlers.system import SystemHandlers
 from dockyard.api.server import Router
 
-__all__ = ["build_router", "add_observe_routes"]
+__all__ = ["build_router", "add_observe_routes", "add_build_routes"]
 
 
 def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers,
@@ -61,3 +62,8 @@ def add_observe_routes(r: Router, events: EventHandlers, observe: ObserveHandler
     r.add("POST", "/containers/{id}/unpause", observe.unpause)
     r.add("POST", "/containers/{id}/rename", observe.rename)
     r.add("POST", "/containers/{id}/update", observe.update)
+
+
+def add_build_routes(r: Router, builds: BuildHandlers) -> None:
+    r.add("POST", "/build", builds.build)
+    r.add("POST", "/build/prune", builds.prune)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "images": ("images", "IMAGES", "List images"),
     "version": ("system", "VERSION", "Show the dockyard version information"),
     "info": ("system", "INFO", "Display system-wide information"),
+    "build": ("build", "BUILD", "Build an image from a Dockerfile"),
     "attach": ("exec", "ATTACH", "Attach local standard input, output, and error streams to a running container"),
     "commit": ("commit", "COMMIT", "Create a new image from a container's changes"),
     "create": ("run", "CREATE", "Create a new container"),
@@ -48,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "daemon": ("daemoncmd", "DAEMON", "Run the dockyard daemon"),
 }
 
-_COMMON = ("run", "exec", "ps", "images", "version", "info")
+_COMMON = ("run", "exec", "ps", "build", "images", "version", "info")
 
 # management commands: group → subcommand → (module, attribute, short)
 GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
@@ -77,6 +78,7 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "wait": COMMANDS["wait"],
     }),
     "image": ("Manage images", {
+        "build": COMMANDS["build"],
         "history": COMMANDS["history"],
         "import": COMMANDS["import"],
         "inspect": ("inspect", "IMAGE_INSPECT", "Display detailed information on one or more images"),

@@ -58,6 +58,10 @@ MIGRATIONS: list[str] = [
         top_chain_id TEXT                 -- that image's top layer, NULL for no layers
     );
     """,
+    # 3: the build cache looks up an image's children (build/cache.py).
+    """
+    CREATE INDEX images_parent ON images(parent);
+    """,
 ]
 
 

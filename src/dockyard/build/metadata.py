@@ -1,0 +1,159 @@
+"""Steps that only change the image's run config (ENV, LABEL, CMD, ...): pure transitions.
+
+Each returns the new run config and the comment Docker records for the step
+(`ENV GREETING=hi`, `CMD ["sh" "-c" "x"]`), from which the step's created_by
+(`/bin/sh -c #(nop)  ENV GREETING=hi`) and cache key are made.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import signal
+from dataclasses import replace
+
+from dockyard.build import instructions as ins
+from dockyard.errors import InvalidArgument
+from dockyard.oci.image_spec import Healthcheck, RunConfig
+
+__all__ = ["apply_metadata", "go_quote_list", "shell_or_exec", "DEFAULT_SHELL", "workdir_path"]
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+
+
+def go_quote_list(words: tuple[str, ...] | list[str]) -> str:
+    """Go's %q of a []string: ["a" "b"]."""
+    return "[" + " ".join(_go_quote(w) for w in words) + "]"
+
+
+def _go_quote(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def shell_or_exec(command: tuple[str, ...], prepend_shell: bool, run: RunConfig) -> tuple[str, ...]:
+    """A shell-form command runs through the stage's SHELL (default /bin/sh -c)."""
+    if prepend_shell:
+        return (*(run.shell or DEFAULT_SHELL), " ".join(command))
+    return tuple(command)
+
+
+def workdir_path(current: str, new: str) -> str:
+    """WORKDIR relative to the previous one; always absolute and clean."""
+    joined = posixpath.join("/", current or "/", new)
+    return posixpath.normpath(joined).replace("//", "/") or "/"
+
+
+def _env_set(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
+    """Docker replaces a variable in place when it is set already, else appends it."""
+    out = list(env)
+    for i, item in enumerate(out):
+        if item.partition("=")[0] == key:
+            out[i] = f"{key}={value}"
+            return tuple(out)
+    return (*out, f"{key}={value}")
+
+
+def _check_signal(sig: str) -> None:
+    text = sig.strip()
+    if text.isdigit():
+        if 0 < int(text) < 65:
+            return
+    elif ("SIG" + text.upper().removeprefix("SIG")) in signal.Signals.__members__ or \
+            text.upper().removeprefix("SIG").startswith("RTMIN") or text.upper().removeprefix("SIG").startswith("RTMAX"):
+        return
+    raise InvalidArgument(f"Invalid signal: {sig}")
+
+
+def _expose_ports(words: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for word in words:
+        proto = "tcp"
+        port = word
+        if "/" in word:
+            port, proto = word.split("/", 1)
+            proto = proto.lower()
+        if proto not in ("tcp", "udp", "sctp"):
+            raise InvalidArgument(f"invalid proto: {proto}")
+        if "-" in port:
+            lo, _, hi = port.partition("-")
+            if not (lo.isdigit() and hi.isdigit()) or int(lo) > int(hi):
+                raise InvalidArgument(f"invalid range specified for container port: {port}")
+            out += [f"{p}/{proto}" for p in range(int(lo), int(hi) + 1)]
+        elif port.isdigit() and 0 <= int(port) <= 65535:
+            out.append(f"{int(port)}/{proto}")
+        else:
+            raise InvalidArgument(f"invalid containerPort: {port}")
+    return out
+
+
+def apply_metadata(run: RunConfig, inst: ins.Instruction, *, cmd_set: bool) -> tuple[RunConfig, str]:
+    """(new run config, comment) for a metadata instruction, already expanded."""
+    if isinstance(inst, ins.EnvInstruction):
+        env = run.env
+        for key, value in inst.pairs:
+            env = _env_set(env, key, value)
+        return replace(run, env=env), "ENV " + " ".join(f"{k}={v}" for k, v in inst.pairs)
+    if isinstance(inst, ins.LabelInstruction):
+        labels = dict(run.labels)
+        labels.update(dict(inst.pairs))
+        return replace(run, labels=labels), "LABEL " + " ".join(f"{k}={v}" for k, v in inst.pairs)
+    if isinstance(inst, ins.CmdInstruction):
+        cmd = shell_or_exec(inst.command, inst.prepend_shell, run)
+        return replace(run, cmd=cmd), "CMD " + go_quote_list(cmd)
+    if isinstance(inst, ins.EntrypointInstruction):
+        entrypoint = None if inst.command is None else shell_or_exec(inst.command, inst.prepend_shell, run)
+        # An ENTRYPOINT drops the CMD inherited from the base image, not one set in this stage.
+        cmd = run.cmd if cmd_set else None
+        return replace(run, entrypoint=entrypoint, cmd=cmd), "ENTRYPOINT " + go_quote_list(entrypoint or [])
+    if isinstance(inst, ins.ExposeInstruction):
+        ports = list(run.exposed_ports)
+        for p in _expose_ports(tuple(inst.ports)):
+            if p not in ports:
+                ports.append(p)
+        return replace(run, exposed_ports=tuple(ports)), "EXPOSE " + " ".join(_expose_ports(tuple(inst.ports)))
+    if isinstance(inst, ins.VolumeInstruction):
+        volumes = list(run.volumes)
+        for v in inst.paths:
+            if not v.strip():
+                raise InvalidArgument("VOLUME specified can not be an empty string")
+            if v not in volumes:
+                volumes.append(v)
+        return replace(run, volumes=tuple(volumes)), "VOLUME " + go_quote_list(list(inst.paths))
+    if isinstance(inst, ins.UserInstruction):
+        return replace(run, user=inst.user), "USER " + inst.user
+    if isinstance(inst, ins.StopsignalInstruction):
+        _check_signal(inst.signal)
+        return replace(run, stop_signal=inst.signal), "STOPSIGNAL " + inst.signal
+    if isinstance(inst, ins.ShellInstruction):
+        return replace(run, shell=tuple(inst.shell)), "SHELL " + go_quote_list(list(inst.shell))
+    if isinstance(inst, ins.OnbuildInstruction):
+        return replace(run, on_build=(*run.on_build, inst.expression)), "ONBUILD " + inst.expression
+    if isinstance(inst, ins.HealthcheckInstruction):
+        if inst.test is None:
+            health = Healthcheck(test=("NONE",))
+        else:
+            health = Healthcheck(test=tuple(inst.test), interval=inst.interval, timeout=inst.timeout,
+                                 start_period=inst.start_period, start_interval=inst.start_interval,
+                                 retries=inst.retries)
+        return replace(run, healthcheck=health), "HEALTHCHECK " + _health_comment(health)
+    raise TypeError(f"not a metadata instruction: {type(inst).__name__}")
+
+
+def _health_comment(h: Healthcheck) -> str:
+    # Docker records %q of the struct; a readable equivalent is enough for the cache key
+    return (f"&{{{go_quote_list(list(h.test))} {h.interval} {h.timeout} {h.start_period} "
+            f"{h.start_interval} {h.retries}}}")
