@@ -111,6 +111,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     images = ImageService(paths, db)
     images.recover()   # finish or roll back what a crash interrupted
     events = EventBus()
+    images.emit = events
     containers = ContainerService(paths, ContainerStore(db), images, zygote,
                                   cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime,
                                   on_event=events)

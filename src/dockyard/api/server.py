@@ -165,6 +165,9 @@ class _Connection:
     async def _body_chunk(self) -> bytes:
         if self.conn.their_state is not h11.SEND_BODY:
             return b""
+        if self.conn.they_are_waiting_for_100_continue:
+            # `Expect: 100-continue` (curl, for large bodies): without this the client waits 1 s
+            await self._send(h11.InformationalResponse(status_code=100, headers=[]))
         event = await self._next_event()
         if isinstance(event, h11.Data):
             return bytes(event.data)

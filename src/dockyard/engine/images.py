@@ -18,7 +18,7 @@ import platform as _platform
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,8 @@ class ImageService:
         self.snapshots = SnapshotStore(paths, db, self.content)
         # Serialises the steps that put things in place or take them away (store vs remove).
         self.lock = threading.RLock()
+        # Image events (tag, untag, delete, import): the daemon plugs in its event bus.
+        self.emit: Callable[..., Any] = lambda *args, **attrs: None
 
     # ------------------------------------------------------------ writing
     def ingest_layer(self, stream: Any) -> LayerBlob:
@@ -221,7 +223,9 @@ class ImageService:
         config = ImageConfig(diff_ids=(layer.diff_id,), config=run_config,
                              history=(HistoryItem(created=created, comment=comment),),
                              created=created, comment=comment, architecture=arch, os=os_name, variant=variant)
-        return self.store_image(config, [layer], [str(r) for r in refs])
+        record = self.store_image(config, [layer], [str(r) for r in refs])
+        self.emit("image", "import", record.id, name=record.id)
+        return record
 
     # ------------------------------------------------------------ reading
     def resolve(self, name: str) -> ImageRecord:
@@ -335,6 +339,7 @@ class ImageService:
             image_id = self.resolve_id(name)
             with self.db.tx() as conn:
                 self._tag_rows(conn, image_id, [ref], time.time())
+        self.emit("image", "tag", image_id, name=ref.familiar)
 
     def add_tags(self, image_id: str, tags: list[str]) -> None:
         """Point `tags` (any reference form) at an existing image; a tag already there is left alone."""
@@ -346,6 +351,8 @@ class ImageService:
                 "SELECT image_id FROM tags WHERE reference = ?", (str(r),)).fetchone()) is None
                 or row[0] != image_id]
             self._tag_rows(conn, image_id, changed, time.time())
+        for ref in changed:
+            self.emit("image", "tag", image_id, name=ref.familiar)
 
     def remove(self, name: str, *, force: bool = False, prune: bool = True,
                users: UsersFn | None = None, running: UsersFn | None = None) -> list[dict[str, str]]:

@@ -46,6 +46,7 @@ class _Deletion:
     records: list[dict[str, str]] = field(default_factory=list)
     removed_snapshots: list[SnapshotInfo] = field(default_factory=list)
     removed_blobs: list[str] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)   # (action, image id), sent after commit
 
     # -- facts
     def refs(self, image_id: str) -> list[Reference]:
@@ -65,10 +66,11 @@ class _Deletion:
         return not self.refs(image_id) and not self.children(image_id)
 
     # -- steps
-    def untag(self, ref: Reference) -> None:
+    def untag(self, ref: Reference, image_id: str) -> None:
         ref = ref.with_default_tag()
         self.conn.execute("DELETE FROM tags WHERE reference = ?", (str(ref.docker_ref()),))
         self.records.append({"Untagged": ref.familiar})
+        self.events.append(("untag", image_id))
 
     def conflict(self, image_id: str, mask: int) -> _DeleteConflict | None:
         if mask & CHILD and self.children(image_id):
@@ -95,13 +97,14 @@ class _Deletion:
         if row is None:
             return
         for ref in self.refs(image_id):
-            self.untag(ref)
+            self.untag(ref, image_id)
         # Containers that still use it (stopped ones, under force) keep its layers.
         for cid in self.users(image_id):
             self.conn.execute("INSERT OR REPLACE INTO snapshot_holds (holder, image_id, top_chain_id)"
                               " VALUES (?, ?, ?)", (cid, image_id, row["top_chain_id"]))
         self.conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
         self.records.append({"Deleted": image_id})
+        self.events.append(("delete", image_id))
         self.removed_blobs.append(image_id)
         if row["manifest_digest"]:
             self.removed_blobs.append(row["manifest_digest"])
@@ -115,10 +118,12 @@ class _Deletion:
             self.delete_helper(parent, force=False, prune=True, quiet=True)
 
     def finish(self) -> None:
-        """After the commit: delete the files of what the transaction removed."""
+        """After the commit: delete the files of what the transaction removed; tell the events."""
         self.svc.snapshots.delete_files(self.removed_snapshots)
         for digest in self.removed_blobs:
             self.svc.content.delete(digest)
+        for action, image_id in self.events:
+            self.svc.emit("image", action, image_id, name=image_id)
 
 
 def _is_single_reference(refs: list[Reference]) -> bool:
@@ -149,25 +154,24 @@ def image_delete(svc: ImageService, name: str, *, force: bool, prune: bool,
     with svc.db.tx() as conn:
         d = _Deletion(svc, conn, users, running)
         refs = d.refs(image_id)
-        removed_repo_ref = False
+        removed_repo_ref = untag_only = False
         if not _is_id_prefix(image_id, name):
             if not force and _is_single_reference(refs) and (using := users(image_id)):
                 raise Conflict(f'conflict: unable to remove repository reference "{name}" (must force) - '
                                f"container {short_id(using[0])} is using its referenced image {short_id(image_id)}")
             parsed = references.parse_normalized(name).with_default_tag()
-            d.untag(parsed)
+            d.untag(parsed, image_id)
             refs = d.refs(image_id)
             if not parsed.digest and not any(not r.digest and r.name == parsed.name for r in refs):
                 # only digest references to the same repository are left: drop them too
                 remaining = []
                 for r in refs:
                     if r.digest and r.name == parsed.name:
-                        d.untag(r)
+                        d.untag(r, image_id)
                     else:
                         remaining.append(r)
                 refs = remaining
-            if refs:
-                return d.records
+            untag_only = bool(refs)   # other tags keep the image
             removed_repo_ref = True
         elif _is_single_reference(refs):
             mask = HARD if force else HARD | (SOFT & ~ACTIVE_REF)
@@ -175,9 +179,10 @@ def image_delete(svc: ImageService, name: str, *, force: bool, prune: bool,
             if found is not None:
                 raise found
             for r in refs:
-                d.untag(r)
+                d.untag(r, image_id)
         try:
-            d.delete_helper(image_id, force=force, prune=prune, quiet=removed_repo_ref)
+            if not untag_only:
+                d.delete_helper(image_id, force=force, prune=prune, quiet=removed_repo_ref)
         except Conflict as e:
             if not d.records:
                 raise
