@@ -12,6 +12,7 @@ import signal
 from dataclasses import replace
 
 from dockyard.build import instructions as ins
+from dockyard.build.golang import go_quote
 from dockyard.errors import InvalidArgument
 from dockyard.oci.image_spec import Healthcheck, RunConfig
 
@@ -22,26 +23,7 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 
 def go_quote_list(words: tuple[str, ...] | list[str]) -> str:
     """Go's %q of a []string: ["a" "b"]."""
-    return "[" + " ".join(_go_quote(w) for w in words) + "]"
-
-
-def _go_quote(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return "[" + " ".join(go_quote(w) for w in words) + "]"
 
 
 def shell_or_exec(command: tuple[str, ...], prepend_shell: bool, run: RunConfig) -> tuple[str, ...]:

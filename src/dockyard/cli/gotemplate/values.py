@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dockyard.build.golang import go_quote  # strconv.Quote, shared with the builder
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -107,39 +109,6 @@ def _sort_key(k: Any) -> tuple:
     if isinstance(k, (int, float)) and not isinstance(k, bool):
         return (0, k, "")
     return (1, 0, str(k))
-
-
-def go_quote(s: str) -> str:
-    """strconv.Quote: double-quoted, Go escapes, printable unicode kept."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif not ch.isprintable() and o > 0x7F:
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 def _go_json(v: Any) -> str:
