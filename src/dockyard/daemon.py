@@ -36,6 +36,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--live-restore", action="store_true",
                    help="keep containers running when the daemon shuts down")
     p.add_argument("--shutdown-timeout", type=int, default=15)
+    p.add_argument("--bootstrap-cache", default="",
+                   help="where `bootstrap` keeps built base layers and downloaded packages "
+                        "(default: DATA-ROOT/bootstrap-cache); several daemons may share one")
     return p.parse_args(argv)
 
 
@@ -91,6 +94,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.system import SystemHandlers
     from dockyard.api.routes import add_observe_routes, build_router
     from dockyard.api.server import ApiServer
+    from dockyard.engine.bootstrap_service import Bootstrapper
     from dockyard.engine.container_store import ContainerStore
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl, observe_paused
@@ -108,6 +112,8 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     db = Database(paths.db)
     images = ImageService(paths, db)
     images.recover()   # finish or roll back what a crash interrupted
+    bootstrap_cache = Path(args.bootstrap_cache).resolve() if args.bootstrap_cache \
+        else paths.data_root / "bootstrap-cache"
     events = EventBus()
     containers = ContainerService(paths, ContainerStore(db), images, zygote,
                                   cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime,
@@ -116,7 +122,8 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     await containers.restore()
     await observe_paused(containers)
     router = build_router(SystemHandlers(containers, images, detect_mode()),
-                          ContainerHandlers(containers, images), ImageHandlers(images, containers),
+                          ContainerHandlers(containers, images),
+                          ImageHandlers(images, containers, Bootstrapper(images, bootstrap_cache)),
                           ExecHandlers(execs))
     add_observe_routes(router, EventHandlers(events),
                        ObserveHandlers(ContainerControl(containers), StatsService(containers)))

@@ -1,7 +1,9 @@
-"""`bootstrap busybox`: ask the daemon to build a base image without a registry.
+"""`bootstrap IMAGE`: ask the daemon to build a base image without a registry.
 
-`POST /dockyard/bootstrap?image=busybox` answers with pull-style JSON lines, the last one
-`{"status": ..., "aux": {"ID": "sha256:..."}}`.
+IMAGE is `busybox` (default), `debian:bookworm` (`debian`, `debian:12`, `debian:latest`) or
+`python:3.11-slim` (`python:3.11`, `python:3-slim`, `python:3.11-slim-bookworm`).
+`POST /dockyard/bootstrap?image=NAME` answers with pull-style JSON lines (debootstrap's and
+apt-get's progress among them), the last one `{"status": ..., "aux": {"ID": "sha256:..."}}`.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _bootstrap(cli: Cli, o: Parsed) -> int:
 
 BOOTSTRAP = Command(
     "[OPTIONS] [IMAGE]",
-    "Create a base image without a registry (busybox)",
+    "Create a base image without a registry (busybox, debian, python)",
     _bootstrap,
     flags=(("q", "quiet", "bool", "Only print the image ID"),),
     args=("max", 1),

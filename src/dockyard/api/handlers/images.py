@@ -12,6 +12,10 @@ from dockyard.api.filters import parse_filters
 from dockyard.api.http import EmptyResponse, JSONResponse, Request, Response, StreamResponse
 from dockyard.engine.containers import ContainerService
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.engine.bootstrap_service import Bootstrapper
+
 __all__ = ["ImageHandlers", "json_line"]
 
 IMAGE_FILTERS = {"reference", "dangling", "label", "before", "since", "until"}
@@ -22,9 +26,13 @@ def json_line(obj: dict) -> bytes:
 
 
 class ImageHandlers:
-    def __init__(self, images, containers: ContainerService) -> None:
+    def __init__(self, images, containers: ContainerService, bootstrapper: Bootstrapper | None = None) -> None:
         self.images = images
         self.containers = containers
+        if bootstrapper is None:
+            from dockyard.engine.bootstrap_service import Bootstrapper
+            bootstrapper = Bootstrapper(images, images.paths.data_root / "bootstrap-cache")
+        self.bootstrapper = bootstrapper
 
     def _users(self, image_id: str) -> list[str]:
         return self.containers.users_of_image(image_id)
@@ -113,22 +121,35 @@ class ImageHandlers:
         return JSONResponse({"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed})
 
     async def bootstrap(self, req: Request) -> Response:
-        """dockyard's own: make a base image without a registry (busybox from the host)."""
-        from dockyard.engine import bootstrap
-
-        kind = req.arg("image", "busybox")
-        if kind != "busybox":
-            raise errors.InvalidArgument(f"unknown base image {kind!r}: can bootstrap busybox")
-        tag = req.arg("tag") or "busybox:latest"
+        """dockyard's own: make a base image without a registry (busybox, debian, python)."""
+        target = self.bootstrapper.target(req.arg("image", "busybox"))   # unknown name: 400 before any output
+        tag = req.arg("tag") or ""
         loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict | None] = asyncio.Queue()
+
+        def progress(message: dict) -> None:   # called in the worker thread
+            loop.call_soon_threadsafe(queue.put_nowait, message)
+
+        def work():
+            try:
+                return self.bootstrapper.bootstrap(target, progress, tag)
+            finally:
+                progress(None)   # type: ignore[arg-type]
 
         async def chunks():
-            yield json_line({"status": f"Bootstrapping {tag} from the host's busybox"})
+            yield json_line({"status": f"Bootstrapping {tag or target.name} ({target.about})"})
+            job = loop.run_in_executor(None, work)
+            while (message := await queue.get()) is not None:
+                yield json_line(message)
             try:
-                record = await loop.run_in_executor(None, lambda: bootstrap.bootstrap_busybox(self.images, tag))
+                record = await job
             except errors.DockyardError as e:
                 yield json_line({"errorDetail": {"message": e.message}, "error": e.message})
                 return
-            yield json_line({"status": f"Created {tag}", "aux": {"ID": record.id}})
+            except Exception as e:   # the stream has begun: an error can only travel in it
+                message = f"bootstrap failed: {e}"
+                yield json_line({"errorDetail": {"message": message}, "error": message})
+                return
+            yield json_line({"status": f"Created {tag or target.name}", "aux": {"ID": record.id}})
 
         return StreamResponse(chunks())
