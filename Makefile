@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyp
 .PHONY: install run test lint bench clean
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml scripts/install-system-packages
+$(VENV)/.installed: pyproject.toml scripts/install-system-packages Makefile
 	scripts/install-system-packages $(SYSTEM_PACKAGES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat

@@ -102,11 +102,16 @@ def read_host_sources(etc_apt: Path = Path("/etc/apt")) -> list[AptSource]:
 
 
 def host_codename(os_release: str, sources: Iterable[AptSource] = ()) -> str:
-    """VERSION_CODENAME from /etc/os-release; failing that, the one bare suite apt uses."""
+    """A Debian host's release (VERSION_CODENAME; failing that, the one bare suite apt uses).
+    "" on other systems: an Ubuntu mirror's `jammy` is no Debian release to rename."""
+    fields = {}
     for line in os_release.splitlines():
         key, _, value = line.partition("=")
-        if key.strip() == "VERSION_CODENAME" and value.strip().strip('"\''):
-            return value.strip().strip('"\'')
+        fields[key.strip()] = value.strip().strip('"\'')
+    if fields.get("ID") != "debian":
+        return ""
+    if fields.get("VERSION_CODENAME"):
+        return fields["VERSION_CODENAME"]
     bare = [s for src in sources for s in src.suites if "-" not in s and "/" not in s]
     return bare[0] if bare else ""
 

@@ -38,7 +38,7 @@ class Target:
 TARGETS = (
     Target("busybox", ("busybox:latest",), "the host's static busybox"),
     Target("debian", ("debian:bookworm", "debian:12", "debian:latest"),
-           "Debian 12 minbase, debootstrap from the host's apt mirror"),
+           "Debian 12 minbase from the host's apt mirror"),
     Target("python", ("python:3.11-slim", "python:3.11", "python:3-slim", "python:3.11-slim-bookworm"),
            "debian:bookworm with Debian's python3, python3-pip and python3-venv"),
 )

@@ -41,8 +41,11 @@ _APT_CONF = {
 _POLICY_RC = "#!/bin/sh\n# no service starts inside an image build or a container: see invoke-rc.d(8)\nexit 101\n"
 
 
-def find_debootstrap() -> str:
-    found = shutil.which("debootstrap", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+def find_debootstrap(search: str | None = None) -> str:
+    """debootstrap's path; the daemon's PATH may lack the sbin dirs it is installed in."""
+    if search is None:
+        search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    found = shutil.which("debootstrap", path=search)
     if not found:
         raise SystemError_("cannot bootstrap a Debian image: debootstrap is not installed "
                            "(apt-get install debootstrap; `make install` installs it)")
