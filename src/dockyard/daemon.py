@@ -39,6 +39,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--bootstrap-cache", default="",
                    help="where `bootstrap` keeps built base layers and downloaded packages "
                         "(default: DATA-ROOT/bootstrap-cache); several daemons may share one")
+    p.add_argument("--bootstrap-mirror", default="",
+                   help="the Debian mirror `bootstrap debian` uses (default: the one apt on this host uses)")
     return p.parse_args(argv)
 
 
@@ -123,7 +125,8 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     await observe_paused(containers)
     router = build_router(SystemHandlers(containers, images, detect_mode()),
                           ContainerHandlers(containers, images),
-                          ImageHandlers(images, containers, Bootstrapper(images, bootstrap_cache)),
+                          ImageHandlers(images, containers,
+                                        Bootstrapper(images, bootstrap_cache, mirror=args.bootstrap_mirror)),
                           ExecHandlers(execs))
     add_observe_routes(router, EventHandlers(events),
                        ObserveHandlers(ContainerControl(containers), StatsService(containers)))

@@ -209,7 +209,20 @@ def test_unknown_base_image_lists_the_known_ones(bsd: Daemon) -> None:
     p = bsd.dockyard("bootstrap", "alpine:3", check=False)
     assert p.returncode == 1
     assert "unknown base image 'alpine:3': can bootstrap busybox" in p.stderr_text
-    assert "debian:bookworm (also debian:12, debian" in p.stderr_text and "python:3.11-slim" in p.stderr_text
+    assert "debian:bookworm (also debian:12, debian:latest), python:3.11-slim (also python:3.11," in p.stderr_text
+
+
+def test_unreachable_mirror_ends_the_stream_with_the_error() -> None:
+    d = Daemon(extra_args=["--bootstrap-mirror", "http://127.0.0.1:9/debian"])
+    try:
+        d.start()
+        p = d.dockyard("bootstrap", "debian", check=False)
+        assert p.returncode == 1 and p.stdout_text.startswith("Bootstrapping debian:bookworm")
+        assert "the mirror http://127.0.0.1:9/debian is unreachable" in p.stderr_text
+        assert d.docker("images", "-q").stdout_text == ""
+    finally:
+        left = d.stop()
+    assert not any(left.values()), f"the daemon left these behind: {left}"
 
 
 def test_unreachable_mirror_is_a_clear_error(svc: ImageService, tmp_path: Path) -> None:

@@ -34,19 +34,8 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 """
 
-IMAGE_SOURCES = """\
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-"""
+# The image's debian.sources: the same entries, without the comments.
+IMAGE_SOURCES = "".join(line for line in HOST_SOURCES.splitlines(keepends=True) if not line.startswith("#"))
 
 
 # ------------------------------------------------------------ apt sources

@@ -38,13 +38,17 @@ def test_runs_chrooted_with_private_mounts(rootfs: Path, tmp_path: Path, monkeyp
     (src / "in").write_text("from the host\n")
     lines: list[str] = []
     script = ("echo pid=$$; cat /tmp/cache/in; echo out > /tmp/cache/out; echo x > /tmp/scratch; "
-              "echo y > /dev/null; ls /dev; echo env=$HOME:$SECRET; sleep 4242 & exit 3")
+              "echo y > /dev/null; ls /dev; echo env=$HOME:$SECRET; echo no >> /etc/ro/in || echo read-only; "
+              "sleep 4242 & exit 3")
+    (rootfs / "etc/ro").mkdir()
     status, tail = run_in_chroot(str(rootfs), ["/bin/sh", "-c", script], binds=[(str(src), "/tmp/cache")],
+                                 ro_binds=[(str(src), "/etc/ro")],
                                  env={"PATH": "/bin", "HOME": "/root"}, on_line=lines.append)
     assert status == 3 and tail == lines
     assert "pid=1" in lines and "from the host" in lines and "env=/root:" in lines
     assert {"null", "zero", "urandom", "tty", "fd"} <= set(" ".join(lines).split())
     assert (src / "out").read_text() == "out\n"                      # the bind writes through
+    assert "read-only" in lines and (src / "in").read_text() == "from the host\n"
     assert list((rootfs / "tmp").iterdir()) == [] and list((rootfs / "dev").iterdir()) == []
     assert our_mounts(tmp_path) == []                                # every mount went with it
     for pid in filter(str.isdigit, os.listdir("/proc")):             # and so did its background job

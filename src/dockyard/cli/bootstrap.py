@@ -29,7 +29,10 @@ def _bootstrap(cli: Cli, o: Parsed) -> int:
         if isinstance(doc, dict) and doc.get("ID"):
             ids.append(doc["ID"])
 
-    messages = cli.client.stream_json("POST", "/dockyard/bootstrap", {"image": image})
+    params = {"image": image}
+    if o.bool("no-cache"):
+        params["nocache"] = "1"
+    messages = cli.client.stream_json("POST", "/dockyard/bootstrap", params)
 
     def with_status(stream: Any) -> Any:
         # The last line carries both a status and the aux id: show the one, keep the other.
@@ -57,6 +60,7 @@ BOOTSTRAP = Command(
     "[OPTIONS] [IMAGE]",
     "Create a base image without a registry (busybox, debian, python)",
     _bootstrap,
-    flags=(("q", "quiet", "bool", "Only print the image ID"),),
+    flags=(("q", "quiet", "bool", "Only print the image ID"),
+           ("", "no-cache", "bool", "Build again from the mirror, not from the images and layers made before")),
     args=("max", 1),
 )

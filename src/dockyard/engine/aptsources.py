@@ -152,8 +152,8 @@ def debian_mirror(sources: Iterable[AptSource], host: str, target: str) -> str:
         if target in suites:
             return uri
     raise SystemError_(f"cannot bootstrap Debian {target}: no apt source for it in /etc/apt/sources.list "
-                       "or /etc/apt/sources.list.d/ (an http:// mirror with suite "
-                       f"{host or target} is needed)")
+                       f"or /etc/apt/sources.list.d/ (an http:// mirror with suite {host or target}); "
+                       "start the daemon with --bootstrap-mirror URL")
 
 
 def image_sources(sources: Iterable[AptSource], host: str, target: str) -> str:
@@ -164,7 +164,8 @@ def image_sources(sources: Iterable[AptSource], host: str, target: str) -> str:
         merged.setdefault(key, [])
         merged[key] += [s for s in suites if s not in merged[key]]
     if not merged:
-        raise SystemError_(f"cannot bootstrap Debian {target}: no Debian apt source found on this machine")
+        raise SystemError_(f"cannot bootstrap Debian {target}: no Debian apt source found on this machine; "
+                           "start the daemon with --bootstrap-mirror URL")
     paragraphs = [f"Types: deb\nURIs: {uri}\nSuites: {' '.join(suites)}\nComponents: {' '.join(components)}\n"
                   f"Signed-By: {DEBIAN_KEYRING}\n" for (uri, components), suites in merged.items()]
     return "\n".join(paragraphs)

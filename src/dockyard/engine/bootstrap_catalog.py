@@ -60,14 +60,10 @@ def resolve_target(name: str) -> Target:
     raise InvalidArgument(f"unknown base image {name!r}: can bootstrap {known_targets()}")
 
 
-def _short(tag: str) -> str:
-    return tag.removesuffix(":latest")
-
-
 def known_targets() -> str:
-    """`busybox (...); debian:bookworm (also debian, debian:12): ...`, for error messages and help."""
-    return "; ".join(f"{_short(t.name)} (" + (f"also {', '.join(_short(a) for a in t.tags[1:])}: "
-                                              if t.tags[1:] else "") + f"{t.about})" for t in TARGETS)
+    """`busybox, debian:bookworm (also debian:12, debian:latest), ...`: for error messages."""
+    return ", ".join(t.name.removesuffix(":latest") + (f" (also {', '.join(t.tags[1:])})" if t.tags[1:] else "")
+                     for t in TARGETS)
 
 
 def debian_config(diff_id: str, created: int, created_by: str) -> ImageConfig:

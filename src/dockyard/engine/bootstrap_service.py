@@ -69,21 +69,23 @@ class Bootstrapper:
     def target(name: str) -> Target:
         return resolve_target(name)
 
-    def bootstrap(self, target: Target, progress: Progress, tag: str = "") -> ImageRecord:
+    def bootstrap(self, target: Target, progress: Progress, tag: str = "", *, refresh: bool = False) -> ImageRecord:
+        """Make `target` (tagged with all its names, or only `tag`). `refresh`: build its layers again
+        from the mirror (picking up new packages), whatever the store and the cache hold."""
         tags = [tag] if tag else list(target.tags)
         if target.kind == "busybox":
             return bootstrap_busybox(self.images, tags[0])
         host = self._read_host()
         debian = self._debian_plan(host)
         if target.kind == "debian":
-            return self._ensure(debian, tags, progress)[0]
+            return self._ensure(debian, tags, progress, refresh)[0]
         record = self.cache.record(debian.key)
-        if record is not None:   # the python image's ID is known without touching the Debian image
+        if record is not None and not refresh:   # the python image's ID is known without the Debian image
             found = self._existing(self._python_plan(host, debian.config(record), ""), tags, progress)
             if found is not None:
                 return found
-        base, base_config = self._ensure(debian, list(_DEBIAN.tags), progress)
-        return self._ensure(self._python_plan(host, base_config, base.id), tags, progress)[0]
+        base, base_config = self._ensure(debian, list(_DEBIAN.tags), progress, refresh)
+        return self._ensure(self._python_plan(host, base_config, base.id), tags, progress, refresh)[0]
 
     # ------------------------------------------------------------ plans
     def _debian_plan(self, host: HostSettings) -> _Plan:
@@ -157,11 +159,14 @@ class Bootstrapper:
         progress({"status": f"Image is up to date for {plan.name}"})
         return self.images.resolve(image_id)
 
-    def _ensure(self, plan: _Plan, tags: list[str], progress: Progress) -> tuple[ImageRecord, ImageConfig]:
-        found = self._existing(plan, tags, progress)
+    def _ensure(self, plan: _Plan, tags: list[str], progress: Progress,
+                refresh: bool = False) -> tuple[ImageRecord, ImageConfig]:
+        found = None if refresh else self._existing(plan, tags, progress)
         if found is not None:
             return found, ImageConfig.from_json(found.config)
         with self.cache.lock(plan.key):
+            if refresh:
+                return self._build(plan, tags, progress)
             found = self._existing(plan, tags, progress)   # made meanwhile by another request or daemon
             if found is not None:
                 return found, ImageConfig.from_json(found.config)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from pathlib import Path
 from dockyard.engine import rootfs_build
 from dockyard.engine.hostsettings import LOCAL_CA_DIR, HostSettings
 from dockyard.errors import SystemError_
+from dockyard.runtime.chrootexec import run_lines
 
 __all__ = ["find_debootstrap", "check_mirror", "run_debootstrap", "customise", "DEBOOTSTRAP_LINE"]
 
@@ -70,22 +70,8 @@ def run_debootstrap(target: Path, *, suite: str, mirror: str, debs: Path, deboot
                     on_line: Callable[[str], None], env: dict[str, str] | None = None) -> None:
     cmd = ["unshare", "--mount", "--propagation", "private", "--",
            debootstrap, "--variant=minbase", f"--cache-dir={debs.resolve()}", suite, str(target), mirror]
-    tail: list[str] = []
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", **(env or {})})
-    assert proc.stdout is not None
-    try:
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace").rstrip()
-            tail = (tail + [line])[-30:]
-            if line:
-                on_line(line)
-        status = proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+    status, tail = run_lines(cmd, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", **(env or {})},
+                             on_line=on_line)
     if status != 0:
         errors = [ln for ln in tail if ln.startswith(("E:", "W:"))] or tail[-3:]
         raise SystemError_(f"debootstrap {suite} from {mirror} failed (exit {status}): " + " | ".join(errors[-3:]))

@@ -65,7 +65,7 @@ def apt_get(root: Path, args: Sequence[str], *, lists: Path, archives: Path,
     try:
         status, tail = run_in_chroot(
             str(root), ["apt-get", *_APT_OPTIONS, *args],
-            binds=[(str(lists), _LISTS), (str(archives), _ARCHIVES), ("/etc/resolv.conf", "/etc/resolv.conf")],
+            binds=[(str(lists), _LISTS), (str(archives), _ARCHIVES)], ro_binds=[("/etc/resolv.conf", "/etc/resolv.conf")],
             env={**CHROOT_ENV, **(env or {})}, on_line=on_line)
     finally:
         if made:

@@ -1,6 +1,6 @@
 """Run a command chrooted into a root filesystem that is being built (apt-get in an image).
 
-    python -m dockyard.runtime.chrootexec ROOT [--bind SRC:DST]... [--tmpfs DST]... [--env K=V]... -- ARGV...
+    python -m dockyard.runtime.chrootexec ROOT [--bind[-ro] SRC:DST]... [--tmpfs DST]... [--env K=V]... -- ARGV...
 
 The child unshares mount, PID, IPC and UTS namespaces, so every mount it makes
 (/proc, a fresh /dev, tmpfs on /tmp and /run, the binds) vanishes when it exits
@@ -21,7 +21,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["run_in_chroot", "main"]
+__all__ = ["run_in_chroot", "run_lines", "main"]
 
 _DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
             ("tty", 5, 0))
@@ -29,21 +29,12 @@ _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", 
               ("stderr", "/proc/self/fd/2"))
 
 
-def run_in_chroot(root: str, argv: Sequence[str], *, binds: Sequence[tuple[str, str]] = (),
-                  tmpfs: Sequence[str] = ("/tmp", "/run"), env: Mapping[str, str] | None = None,
-                  on_line: Callable[[str], None] | None = None, timeout: float = 3600) -> tuple[int, list[str]]:
-    """Run `argv` inside `root`; returns (exit status, the last 40 output lines)."""
-    cmd = [sys.executable, "-m", "dockyard.runtime.chrootexec", os.path.abspath(root)]
-    for src, dst in binds:
-        cmd += ["--bind", f"{src}:{dst}"]
-    for dst in tmpfs:
-        cmd += ["--tmpfs", dst]
-    for key, value in (env or {}).items():
-        cmd += ["--env", f"{key}={value}"]
-    cmd += ["--", *argv]
+def run_lines(cmd: Sequence[str], *, env: Mapping[str, str] | None = None,
+              on_line: Callable[[str], None] | None = None, timeout: float = 3600) -> tuple[int, list[str]]:
+    """Run `cmd`, stdout and stderr merged, each line to `on_line`: (exit status, the last 40 lines)."""
     tail: list[str] = []
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            close_fds=True)
+    proc = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=None if env is None else dict(env), close_fds=True)
     assert proc.stdout is not None
     try:
         for raw in proc.stdout:
@@ -59,26 +50,42 @@ def run_in_chroot(root: str, argv: Sequence[str], *, binds: Sequence[tuple[str, 
         proc.stdout.close()
 
 
+def run_in_chroot(root: str, argv: Sequence[str], *, binds: Sequence[tuple[str, str]] = (),
+                  ro_binds: Sequence[tuple[str, str]] = (), tmpfs: Sequence[str] = ("/tmp", "/run"), env: Mapping[str, str] | None = None,
+                  on_line: Callable[[str], None] | None = None, timeout: float = 3600) -> tuple[int, list[str]]:
+    """Run `argv` inside `root` with only `env` as its environment: (exit status, the last 40 lines)."""
+    cmd = [sys.executable, "-m", "dockyard.runtime.chrootexec", os.path.abspath(root)]
+    for src, dst in binds:
+        cmd += ["--bind", f"{src}:{dst}"]
+    for src, dst in ro_binds:
+        cmd += ["--bind-ro", f"{src}:{dst}"]
+    for dst in tmpfs:
+        cmd += ["--tmpfs", dst]
+    for key, value in (env or {}).items():
+        cmd += ["--env", f"{key}={value}"]
+    return run_lines([*cmd, "--", *argv], on_line=on_line, timeout=timeout)
+
+
 class _Args:
     def __init__(self, root: str, argv: list[str]) -> None:
         self.root, self.argv = root, argv
-        self.binds: list[tuple[str, str]] = []
+        self.binds: list[tuple[str, str, bool]] = []   # (source, target, read-only)
         self.tmpfs: list[str] = []
         self.env: dict[str, str] = {}
 
 
 def _parse(args: list[str]) -> _Args:
     if "--" not in args or args.index("--") == 0:
-        raise SystemExit("usage: chrootexec ROOT [--bind SRC:DST]... [--tmpfs DST]... [--env K=V]... -- ARGV...")
+        raise SystemExit("usage: chrootexec ROOT [--bind[-ro] SRC:DST]... [--tmpfs DST]... [--env K=V]... -- ARGV...")
     split = args.index("--")
     head = args[:split]
     out = _Args(head[0], args[split + 1:])
     i = 1
     while i < len(head):
         flag, value = head[i], head[i + 1] if i + 1 < len(head) else ""
-        if flag == "--bind":
+        if flag in ("--bind", "--bind-ro"):
             src, _, dst = value.rpartition(":")
-            out.binds.append((src, dst))
+            out.binds.append((src, dst, flag == "--bind-ro"))
         elif flag == "--tmpfs":
             out.tmpfs.append(value)
         elif flag == "--env":
@@ -92,7 +99,7 @@ def _parse(args: list[str]) -> _Args:
     return out
 
 
-def _setup(root: str, binds: list[tuple[str, str]], tmpfs: list[str]) -> None:
+def _setup(root: str, binds: list[tuple[str, str, bool]], tmpfs: list[str]) -> None:
     from dockyard.runtime import syscalls as sc
     from dockyard.securejoin import resolve_in_root
 
@@ -113,7 +120,7 @@ def _setup(root: str, binds: list[tuple[str, str]], tmpfs: list[str]) -> None:
         path = resolve_in_root(root, dst)
         sc.mount("tmpfs", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=1777" if dst == "/tmp" else "mode=755")
         made.append(path.rstrip("/") + "/")
-    for src, dst in binds:
+    for src, dst, readonly in binds:
         path = resolve_in_root(root, dst)
         if any(path.startswith(m) for m in made) and not os.path.exists(path):
             if os.path.isdir(src):
@@ -124,6 +131,8 @@ def _setup(root: str, binds: list[tuple[str, str]], tmpfs: list[str]) -> None:
         if not os.path.exists(path):
             raise SystemExit(f"chrootexec: mount target {dst} does not exist in {root}")
         sc.mount(src, path, None, sc.MS_BIND | sc.MS_REC)
+        if readonly:   # a host file (resolv.conf) no maintainer script may change
+            sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | sc.MS_REC)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from dockyard.api import wire
 from dockyard.api.bodystream import BlockingBody
 from dockyard.api.filters import parse_filters
 from dockyard.api.http import EmptyResponse, JSONResponse, Request, Response, StreamResponse
+from dockyard.api.progress import relay_progress
 from dockyard.engine.containers import ContainerService
 
 TYPE_CHECKING = False
@@ -123,33 +124,14 @@ class ImageHandlers:
     async def bootstrap(self, req: Request) -> Response:
         """dockyard's own: make a base image without a registry (busybox, debian, python)."""
         target = self.bootstrapper.target(req.arg("image", "busybox"))   # unknown name: 400 before any output
-        tag = req.arg("tag") or ""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[dict | None] = asyncio.Queue()
-
-        def progress(message: dict) -> None:   # called in the worker thread
-            loop.call_soon_threadsafe(queue.put_nowait, message)
-
-        def work():
-            try:
-                return self.bootstrapper.bootstrap(target, progress, tag)
-            finally:
-                progress(None)   # type: ignore[arg-type]
+        tag, refresh = req.arg("tag") or "", req.flag("nocache")
+        name = tag or target.name
 
         async def chunks():
-            yield json_line({"status": f"Bootstrapping {tag or target.name} ({target.about})"})
-            job = loop.run_in_executor(None, work)
-            while (message := await queue.get()) is not None:
+            async for message in relay_progress(
+                    lambda progress: self.bootstrapper.bootstrap(target, progress, tag, refresh=refresh),
+                    first={"status": f"Bootstrapping {name} ({target.about})"},
+                    last=lambda record: {"status": f"Created {name}", "aux": {"ID": record.id}}):
                 yield json_line(message)
-            try:
-                record = await job
-            except errors.DockyardError as e:
-                yield json_line({"errorDetail": {"message": e.message}, "error": e.message})
-                return
-            except Exception as e:   # the stream has begun: an error can only travel in it
-                message = f"bootstrap failed: {e}"
-                yield json_line({"errorDetail": {"message": message}, "error": message})
-                return
-            yield json_line({"status": f"Created {tag or target.name}", "aux": {"ID": record.id}})
 
         return StreamResponse(chunks())
