@@ -110,7 +110,7 @@ class Bootstrapper:
             debian_rootfs.run_debootstrap(root, suite=suite, mirror=mirror, debs=self.cache.debs_dir(suite, arch),
                                           debootstrap=debootstrap, on_line=_debootstrap_progress(progress),
                                           env=host.proxy_env)
-            progress({"status": f"Installing the updates of {suite}-updates and {suite}-security"})
+            progress({"status": "Installing the updates from the image's apt sources (-updates, -security)"})
             lists, archives = self.cache.apt_dirs(suite, arch)
             epoch = debian_rootfs.customise(root, sources=sources, host=host, lists=lists, archives=archives,
                                             on_line=_apt_progress(progress))
