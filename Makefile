@@ -4,13 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # System packages the project needs: busybox-static (the base image), runc (second runtime),
 # iproute2 (netns tooling in tests), python3-venv, bsdutils (`script` for pty tests), hyperfine (bench),
-# tini (its static build is `--init`'s /sbin/docker-init).
-SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyperfine curl tini
+# tini (its static build is `--init`'s /sbin/docker-init), debootstrap (`bootstrap debian:bookworm`, `python:3.11-slim`).
+SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyperfine curl tini debootstrap
 
 .PHONY: install run test lint bench clean
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml scripts/install-system-packages
+$(VENV)/.installed: pyproject.toml scripts/install-system-packages Makefile
 	scripts/install-system-packages $(SYSTEM_PACKAGES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat

@@ -19,7 +19,8 @@ DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 
 
 class Daemon:
-    def __init__(self) -> None:
+    def __init__(self, extra_args: list[str] | None = None) -> None:
+        self.extra_args = list(extra_args or [])   # more `dockyard daemon` flags, e.g. --bootstrap-cache
         self.tag = secrets.token_hex(3)
         self.dir = Path(tempfile.mkdtemp(prefix=f"dy-{self.tag}-", dir="/tmp"))
         self.socket = self.dir / "d.sock"
@@ -35,7 +36,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dockyard.daemon", "--host", self.host,
              "--data-root", str(self.dir / "root"), "--exec-root", str(self.dir / "exec"),
-             "--cgroup-parent", self.cgroup_parent, "--bridge", self.bridge, "--log-level", "debug"],
+             "--cgroup-parent", self.cgroup_parent, "--bridge", self.bridge, "--log-level", "debug",
+             *self.extra_args],
             stdout=log, stderr=log, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:

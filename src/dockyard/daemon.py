@@ -36,6 +36,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--live-restore", action="store_true",
                    help="keep containers running when the daemon shuts down")
     p.add_argument("--shutdown-timeout", type=int, default=15)
+    p.add_argument("--bootstrap-cache", default="",
+                   help="where `bootstrap` keeps built base layers and downloaded packages "
+                        "(default: DATA-ROOT/bootstrap-cache); several daemons may share one")
+    p.add_argument("--bootstrap-mirror", default="",
+                   help="the Debian mirror `bootstrap debian` uses (default: the one apt on this host uses)")
     return p.parse_args(argv)
 
 
@@ -93,6 +98,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.routes import add_build_routes, add_observe_routes, build_router
     from dockyard.api.server import ApiServer
     from dockyard.build.executor import Builder
+    from dockyard.engine.bootstrap_service import Bootstrapper
     from dockyard.engine.container_store import ContainerStore
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl, observe_paused
@@ -110,6 +116,8 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     db = Database(paths.db)
     images = ImageService(paths, db)
     images.recover()   # finish or roll back what a crash interrupted
+    bootstrap_cache = Path(args.bootstrap_cache).resolve() if args.bootstrap_cache \
+        else paths.data_root / "bootstrap-cache"
     events = EventBus()
     images.emit = events
     containers = ContainerService(paths, ContainerStore(db), images, zygote,
@@ -119,7 +127,9 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     await containers.restore()
     await observe_paused(containers)
     router = build_router(SystemHandlers(containers, images, detect_mode()),
-                          ContainerHandlers(containers, images), ImageHandlers(images, containers),
+                          ContainerHandlers(containers, images),
+                          ImageHandlers(images, containers,
+                                        Bootstrapper(images, bootstrap_cache, mirror=args.bootstrap_mirror)),
                           ExecHandlers(execs))
     add_observe_routes(router, EventHandlers(events),
                        ObserveHandlers(ContainerControl(containers), StatsService(containers)))

@@ -1,7 +1,9 @@
-"""`bootstrap busybox`: ask the daemon to build a base image without a registry.
+"""`bootstrap IMAGE`: ask the daemon to build a base image without a registry.
 
-`POST /dockyard/bootstrap?image=busybox` answers with pull-style JSON lines, the last one
-`{"status": ..., "aux": {"ID": "sha256:..."}}`.
+IMAGE is `busybox` (default), `debian:bookworm` (`debian`, `debian:12`, `debian:latest`) or
+`python:3.11-slim` (`python:3.11`, `python:3-slim`, `python:3.11-slim-bookworm`).
+`POST /dockyard/bootstrap?image=NAME` answers with pull-style JSON lines (debootstrap's and
+apt-get's progress among them), the last one `{"status": ..., "aux": {"ID": "sha256:..."}}`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ def _bootstrap(cli: Cli, o: Parsed) -> int:
         if isinstance(doc, dict) and doc.get("ID"):
             ids.append(doc["ID"])
 
-    messages = cli.client.stream_json("POST", "/dockyard/bootstrap", {"image": image})
+    params = {"image": image}
+    if o.bool("no-cache"):
+        params["nocache"] = "1"
+    messages = cli.client.stream_json("POST", "/dockyard/bootstrap", params)
 
     def with_status(stream: Any) -> Any:
         # The last line carries both a status and the aux id: show the one, keep the other.
@@ -53,8 +58,9 @@ def _bootstrap(cli: Cli, o: Parsed) -> int:
 
 BOOTSTRAP = Command(
     "[OPTIONS] [IMAGE]",
-    "Create a base image without a registry (busybox)",
+    "Create a base image without a registry (busybox, debian, python)",
     _bootstrap,
-    flags=(("q", "quiet", "bool", "Only print the image ID"),),
+    flags=(("q", "quiet", "bool", "Only print the image ID"),
+           ("", "no-cache", "bool", "Build again from the mirror, not from the images and layers made before")),
     args=("max", 1),
 )

@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "stats": ("stats", "STATS", "Display a live stream of container(s) resource usage statistics"),
     "top": ("top", "TOP", "Display the running processes of a container"),
     "update": ("update", "UPDATE", "Update configuration of one or more containers"),
-    "bootstrap": ("bootstrap", "BOOTSTRAP", "Create a base image without a registry (busybox)"),
+    "bootstrap": ("bootstrap", "BOOTSTRAP", "Create a base image without a registry (busybox, debian, python)"),
     "daemon": ("daemoncmd", "DAEMON", "Run the dockyard daemon"),
 }
 

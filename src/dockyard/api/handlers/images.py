@@ -10,7 +10,12 @@ from dockyard.api import wire
 from dockyard.api.bodystream import BlockingBody
 from dockyard.api.filters import parse_filters
 from dockyard.api.http import EmptyResponse, JSONResponse, Request, Response, StreamResponse
+from dockyard.api.progress import relay_progress
 from dockyard.engine.containers import ContainerService
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockyard.engine.bootstrap_service import Bootstrapper
 
 __all__ = ["ImageHandlers", "json_line"]
 
@@ -22,9 +27,13 @@ def json_line(obj: dict) -> bytes:
 
 
 class ImageHandlers:
-    def __init__(self, images, containers: ContainerService) -> None:
+    def __init__(self, images, containers: ContainerService, bootstrapper: Bootstrapper | None = None) -> None:
         self.images = images
         self.containers = containers
+        if bootstrapper is None:
+            from dockyard.engine.bootstrap_service import Bootstrapper
+            bootstrapper = Bootstrapper(images, images.paths.data_root / "bootstrap-cache")
+        self.bootstrapper = bootstrapper
 
     def _users(self, image_id: str) -> list[str]:
         return self.containers.users_of_image(image_id)
@@ -131,22 +140,16 @@ class ImageHandlers:
         return JSONResponse({"Id": image_id}, 201)
 
     async def bootstrap(self, req: Request) -> Response:
-        """dockyard's own: make a base image without a registry (busybox from the host)."""
-        from dockyard.engine import bootstrap
-
-        kind = req.arg("image", "busybox")
-        if kind != "busybox":
-            raise errors.InvalidArgument(f"unknown base image {kind!r}: can bootstrap busybox")
-        tag = req.arg("tag") or "busybox:latest"
-        loop = asyncio.get_running_loop()
+        """dockyard's own: make a base image without a registry (busybox, debian, python)."""
+        target = self.bootstrapper.target(req.arg("image", "busybox"))   # unknown name: 400 before any output
+        tag, refresh = req.arg("tag") or "", req.flag("nocache")
+        name = tag or target.name
 
         async def chunks():
-            yield json_line({"status": f"Bootstrapping {tag} from the host's busybox"})
-            try:
-                record = await loop.run_in_executor(None, lambda: bootstrap.bootstrap_busybox(self.images, tag))
-            except errors.DockyardError as e:
-                yield json_line({"errorDetail": {"message": e.message}, "error": e.message})
-                return
-            yield json_line({"status": f"Created {tag}", "aux": {"ID": record.id}})
+            async for message in relay_progress(
+                    lambda progress: self.bootstrapper.bootstrap(target, progress, tag, refresh=refresh),
+                    first={"status": f"Bootstrapping {name} ({target.about})"},
+                    last=lambda record: {"status": f"Created {name}", "aux": {"ID": record.id}}):
+                yield json_line(message)
 
         return StreamResponse(chunks())
