@@ -233,3 +233,52 @@ def test_unreachable_mirror_is_a_clear_error(svc: ImageService, tmp_path: Path) 
         b.bootstrap(b.target("debian"), messages.append)
     assert svc.list() == [] and list((tmp_path / "cache").rglob("*.json")) == []
     assert not any(svc.paths.tmp_dir.iterdir())   # the build dir is gone
+
+
+TUTORIAL_APP = '''import six
+
+print("hello from the tutorial app, six", six.__version__)
+'''
+
+
+@pytest.mark.slow
+def test_tutorial_python_app_builds_and_runs(bsd: Daemon, tmp_path: Path) -> None:
+    """The seed tutorials' Dockerfile: a python:3.x-slim app with requirements installed by pip from
+    the package registry (RUN's default network reaches it), and a two-stage build whose final
+    image holds only the artifact."""
+    bsd.dockyard("bootstrap", "python:3.11-slim", timeout=1800)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("six==1.16.0\n")
+    (app / "app.py").write_text(TUTORIAL_APP)
+    (app / "Dockerfile").write_text("""FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+CMD ["python", "app.py"]
+""")
+    out = bsd.docker("build", "-t", "tutorial/app", str(app), timeout=600).stdout_text
+    assert "Successfully installed six-1.16.0" in out and "Successfully tagged tutorial/app:latest" in out
+    assert bsd.docker("run", "--rm", "tutorial/app").stdout_text == "hello from the tutorial app, six 1.16.0\n"
+    (app / "app.py").write_text(TUTORIAL_APP.replace("hello", "hi"))
+    out = bsd.docker("build", "-t", "tutorial/app", str(app), timeout=600).stdout_text
+    assert out.count("Using cache") == 3            # WORKDIR, COPY requirements.txt, pip install
+    assert bsd.docker("run", "--rm", "tutorial/app").stdout_text.startswith("hi from")
+
+    (app / "Dockerfile.multi").write_text("""FROM python:3.11-slim AS build
+WORKDIR /src
+COPY app.py .
+RUN python -m py_compile app.py && mkdir /out && cp __pycache__/*.pyc /out/app.pyc
+FROM busybox
+COPY --from=build /out/app.pyc /app.pyc
+CMD ["ls", "-l", "/app.pyc"]
+""")
+    bsd.dockyard("bootstrap", "busybox")
+    bsd.docker("build", "-f", str(app / "Dockerfile.multi"), "-t", "tutorial/multi", str(app), timeout=600)
+    assert "/app.pyc" in bsd.docker("run", "--rm", "tutorial/multi").stdout_text
+    assert bsd.docker("run", "--rm", "tutorial/multi", "test", "-e", "/usr/bin/python3",
+                      check=False).returncode == 1
+    size = int(bsd.docker("image", "inspect", "-f", "{{.Size}}", "tutorial/multi").stdout_text)
+    assert size < 5 << 20                            # busybox and the artifact, not Python
+    bsd.docker("rmi", "tutorial/app", "tutorial/multi")
