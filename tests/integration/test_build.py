@@ -222,3 +222,57 @@ def test_docker_py_build(daemon, tmp_path):
     finally:
         client.images.remove("t/py:1")
         client.close()
+
+
+
+HEREDOC_DOCKERFILE = """FROM busybox
+ARG WHO=world
+RUN <<EOF
+echo "script ran" > /script.txt
+echo 'single $quotes' >> /script.txt
+EOF
+RUN cat <<EOT > /cat.txt
+heredoc into cat
+EOT
+COPY <<-EOF /greeting.txt
+\thello "$WHO"
+\tEOF
+ADD bundle.tar /unpacked/
+ADD http://127.0.0.1:PORT/remote.txt /fetched/
+COPY --chmod=0700 run.sh /run.sh
+"""
+
+
+def test_heredocs_add_tar_and_url_chmod(daemon, tmp_path):
+    import http.server
+    import io
+    import tarfile
+    import threading
+
+    served = tmp_path / "www"
+    served.mkdir()
+    (served / "remote.txt").write_text("from-url\n")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        d = ctx(tmp_path, HEREDOC_DOCKERFILE.replace("PORT", str(httpd.server_port)),
+                **{"run.sh": "#!/bin/sh\necho run\n"})
+        with tarfile.open(d / "bundle.tar", "w") as tf:
+            info = tarfile.TarInfo("inside/file.txt")
+            info.size = len(b"from-tar\n")
+            tf.addfile(info, io.BytesIO(b"from-tar\n"))
+        daemon.docker("build", "-t", "t/heredoc", str(d))
+        run = lambda *a: daemon.docker("run", "--rm", "t/heredoc", *a).stdout_text  # noqa: E731
+        assert run("cat", "/script.txt") == "script ran\nsingle $quotes\n"
+        assert run("cat", "/cat.txt") == "heredoc into cat\n"
+        assert run("cat", "/greeting.txt") == 'hello "world"\n'
+        assert run("cat", "/unpacked/inside/file.txt") == "from-tar\n"
+        assert run("cat", "/fetched/remote.txt") == "from-url\n"
+        assert run("stat", "-c", "%a", "/run.sh") == "700\n"
+        (d / "Dockerfile").write_text("FROM busybox\nCOPY --chmod=9x run.sh /\n")
+        p = daemon.docker("build", str(d), check=False)
+        assert p.returncode != 0 and "chmod" in p.stderr_text
+    finally:
+        httpd.shutdown()
+        daemon.docker("rmi", "t/heredoc", check=False)

@@ -495,11 +495,24 @@ class _Build:
         name = "ADD" if isinstance(cmd, ins.AddInstruction) else "COPY"
         from_ = getattr(cmd, "from_", "")
         run = state.run
+        if getattr(cmd, "parents", False) or cmd.excludes:
+            flag = "--parents" if getattr(cmd, "parents", False) else "--exclude"
+            raise StepFailed(f"dockerfile parse error on line {cmd.line}: unknown flag: {flag}")
+        if cmd.heredocs and cmd.sources:
+            raise StepFailed(f"{name} of heredocs and files in one instruction is not supported; split it")
+        try:
+            chmod = int(cmd.chmod, 8) if cmd.chmod else None
+        except ValueError:
+            raise StepFailed(f"invalid chmod parameter: {cmd.chmod!r}: use an octal mode such as 0755") from None
+        checksum = getattr(cmd, "checksum", "") or None
         with contextlib.ExitStack() as stack:
             src_root = await asyncio.to_thread(self._copy_source, stack, state, cmd, from_)
-            sources = list(cmd.sources)
-            if name == "ADD":
-                digest = await asyncio.to_thread(build_copy.add_checksum, src_root, sources)
+            sources = [doc.name for doc in cmd.heredocs] or list(cmd.sources)
+            downloads = Path(tempfile.mkdtemp(prefix="add-", dir=self.b.scratch_dir))
+            stack.callback(shutil.rmtree, downloads, True)
+            if name == "ADD":   # a URL is fetched once, for its checksum, and kept for the copy
+                digest = await asyncio.to_thread(lambda: build_copy.add_checksum(
+                    src_root, sources, checksum=checksum, download_dir=downloads, dest=cmd.dest))
             else:
                 digest = await asyncio.to_thread(build_copy.source_checksum, src_root, sources,
                                                  from_context=not from_)
@@ -509,14 +522,13 @@ class _Build:
             container_config = probe_config(run, [*shell, NOP, comment])
             if await self._probe(state, container_config):
                 return
-            chmod = int(cmd.chmod, 8) if cmd.chmod else None
 
             def make() -> None:
                 with scratch_rootfs(self._lowerdirs(state), self.b.scratch_dir) as fs:
                     chown = build_copy.resolve_chown(fs.merged, cmd.chown) if cmd.chown else None
                     if name == "ADD":
                         build_copy.add_into(src_root, sources, cmd.dest, fs.merged, workdir=run.working_dir or "/",
-                                            chown=chown, chmod=chmod)
+                                            chown=chown, chmod=chmod, checksum=checksum, download_dir=downloads)
                     else:
                         build_copy.copy_into(src_root, sources, cmd.dest, fs.merged, workdir=run.working_dir or "/",
                                              chown=chown, chmod=chmod, from_context=not from_)
@@ -533,8 +545,9 @@ class _Build:
             tmp = Path(tempfile.mkdtemp(prefix="heredoc-", dir=self.b.scratch_dir))
             stack.callback(shutil.rmtree, tmp, True)
             env = self._env(state)
+            raw = ShellLex(self.df.escape or "\\", raw_quotes=True, raw_escapes=True)   # quotes stay text
             for doc in cmd.heredocs:
-                content = self.lex.process_word(doc.content, env) if doc.expand else doc.content
+                content = raw.process_word(doc.content, env) if doc.expand else doc.content
                 (tmp / doc.name).write_text(content)
             return tmp
         if not from_:
