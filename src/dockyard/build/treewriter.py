@@ -92,10 +92,23 @@ class TreeWriter:
     def _parent(self, parts: list[str]) -> int:
         """An fd for directory `parts`, created if missing (owned by the cache: do not close)."""
         key = tuple(parts)
-        if key != self._cache_key:
-            self._drop_cache()
-            self._cache_fd = self.walker.open_dir(parts, create=True)
-            self._cache_key = key
+        if key == self._cache_key:
+            return self._cache_fd
+        old = self._cache_key
+        if old is not None and len(key) == len(old) + 1 and key[:-1] == old:
+            # one level down from the cached directory (a tree walk entering a subdirectory):
+            # open just that, when it is a plain directory; anything else takes the full walk
+            try:
+                fd = os.open(key[-1], _DIR_OPEN, dir_fd=self._cache_fd)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                self._drop_cache()
+                self._cache_fd, self._cache_key = fd, key
+                return fd
+        self._drop_cache()
+        self._cache_fd = self.walker.open_dir(parts, create=True)
+        self._cache_key = key
         return self._cache_fd
 
     def _drop_cache(self) -> None:

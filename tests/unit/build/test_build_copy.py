@@ -395,3 +395,30 @@ def test_checksum_of_other_root_keys_files_from_disk(tmp_path):
     assert from_disk.startswith("dir:") and from_disk != as_context  # no hardlink entries from disk
     os.utime(stage / "d" / "a", (5, 5))
     assert source_checksum(stage, ["/d"], from_context=False) == from_disk
+
+
+def test_deep_trees_walk_without_recursion_limits(tmp_path, rootfs):
+    from dockyard.build.fswalk import walk
+
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(1100):  # deeper than Python's recursion limit
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), fd
+        os.close(old)
+    os.close(os.open("leaf", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(fd)
+    assert sum(1 for _ in walk(str(deep))) == 1101
+    while (deep / "d").is_dir():  # clean up without recursion: pull each level up
+        if (deep / "d" / "d").is_dir():
+            os.rename(deep / "d" / "d", deep / "next")
+            os.rmdir(deep / "d")
+            os.rename(deep / "next", deep / "d")
+        else:
+            os.unlink(deep / "d" / "leaf")
+            os.rmdir(deep / "d")
+    shallow = tmp_path / "c2"
+    (shallow / "t" / ("/".join(["d"] * 200))).mkdir(parents=True)
+    copy_into(shallow, ["t"], "/t/", rootfs)
+    assert (rootfs / "t" / "/".join(["d"] * 200)).is_dir()
