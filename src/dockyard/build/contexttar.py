@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import stat
 import sys
 import tarfile
@@ -64,7 +63,7 @@ def make_context_tar(
     except InvalidArgument as e:
         raise InvalidArgument(f"error checking context: {e}") from None
 
-    extra_name = ".dockerfile." + secrets.token_hex(10) if extra is not None else ""
+    extra_name = ".dockerfile." + os.urandom(10).hex() if extra is not None else ""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape") as tf:
         wrote_ignore = _write_entries(tf, context, matcher, extra_name)
         if extra is not None:
