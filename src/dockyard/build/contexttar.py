@@ -49,11 +49,12 @@ def make_context_tar(
     if dockerfile == "-":
         extra = (stdin or sys.stdin.buffer).read()
     elif rel_dockerfile.startswith("../"):
+        given = dockerfile or ""  # (a default Dockerfile linking outside: Docker fails the same way)
         try:
-            with open(dockerfile or "", "rb") as f:
+            with open(given, "rb") as f:
                 extra = f.read()
         except OSError as e:
-            raise InvalidArgument(f"unable to open Dockerfile: open {dockerfile}: {e.strerror.lower()}") from None
+            raise InvalidArgument(f"unable to open Dockerfile: open {given}: {(e.strerror or '').lower()}") from None
 
     patterns = _read_dockerignore(context)
     try:
