@@ -31,10 +31,12 @@ from typing import Any
 from dockyard.build import gopath
 from dockyard.build.contexttar import make_context_tar
 from dockyard.build.dockerignore import PatternMatcher, read_patterns, trim_build_files, walk_context
-from dockyard.build.treewriter import EntryError, Replay, TreeWriter, unpack_tar
-from dockyard.errors import InvalidArgument, SystemError_
+from dockyard.build.sourcehash import Forbidden, full_path
+from dockyard.build.treewriter import EntryError, TreeWriter, client_or_host_error, unpack_tar
+from dockyard.errors import InvalidArgument
 from dockyard.securejoin import resolve_in_root
-from dockyard.store.layers import DecompressingReader, detect_compression
+from dockyard.store.entryops import empty_dir
+from dockyard.store.layers import DecompressingReader
 
 __all__ = [
     "DEFAULT_DOCKERFILE",
@@ -49,7 +51,6 @@ __all__ = [
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 DOCKERIGNORE = ".dockerignore"
-_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM}
 
 
 # -- 1. extraction ---------------------------------------------------------------
@@ -67,9 +68,9 @@ def extract_context(stream: Any, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _extract(_decompressed(stream), root_fd)
+        _extract(DecompressingReader(stream, what="build contexts"), root_fd)
     except BaseException:
-        _empty(root_fd)
+        empty_dir(root_fd)
         os.close(root_fd)
         root_fd = -1
         if created:
@@ -80,43 +81,17 @@ def extract_context(stream: Any, dest: Path) -> None:
             os.close(root_fd)
 
 
-def _decompressed(stream: Any) -> DecompressingReader:
-    head = b""
-    while len(head) < 6:
-        chunk = stream.read(6 - len(head))
-        if not chunk:
-            break
-        head += chunk
-    if detect_compression(head) == "zstd":
-        raise InvalidArgument("zstd-compressed build contexts are not supported")
-    return DecompressingReader(Replay(head, stream))
-
-
 def _extract(reader: DecompressingReader, root_fd: int) -> None:
     writer = TreeWriter(root_fd, links="refuse", absolute_names="refuse")
     try:
         unpack_tar(reader, writer)
         reader.drain()
     except EntryError as e:
-        msg = f"invalid build context: {e}"
-        if isinstance(e.cause, OSError) and e.cause.errno in _SYSTEM_ERRNOS:
-            raise SystemError_(msg) from None
-        raise InvalidArgument(msg) from None
+        raise client_or_host_error(f"invalid build context: {e}", e.cause) from None
     except tarfile.TarError as e:
         raise InvalidArgument(f"invalid build context: {e}") from None
     finally:
         writer.close()
-
-
-def _empty(root_fd: int) -> None:
-    for name in os.listdir(root_fd):
-        try:
-            if stat.S_ISDIR(os.lstat(name, dir_fd=root_fd).st_mode):
-                shutil.rmtree(name, dir_fd=root_fd)
-            else:
-                os.unlink(name, dir_fd=root_fd)
-        except FileNotFoundError:
-            pass
 
 
 # -- 2. .dockerignore --------------------------------------------------------------
@@ -177,12 +152,9 @@ def _clean_name(name: str) -> str:
 
 def _full_path(root: Path, name: str) -> str:
     """The host path of context path `name`, symlinks followed inside the context (moby FullPath)."""
-    cleaned = gopath.clean(name)
-    if cleaned == ".." or cleaned.startswith("../"):
-        raise InvalidArgument(f"forbidden path outside the build context: {name} ()")
     try:
-        return resolve_in_root(root, name)
-    except OSError:
+        return full_path(str(root), name)
+    except Forbidden:
         raise InvalidArgument(f"forbidden path outside the build context: {name} ()") from None
 
 
@@ -254,7 +226,7 @@ def prepare_context(stream: Any, dest: Path, dockerfile_name: str) -> bytes:
         else:
             fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                _empty(fd)
+                empty_dir(fd)
             finally:
                 os.close(fd)
         raise

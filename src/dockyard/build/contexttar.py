@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 import stat
 import sys
 import tarfile
@@ -50,11 +49,12 @@ def make_context_tar(
     if dockerfile == "-":
         extra = (stdin or sys.stdin.buffer).read()
     elif rel_dockerfile.startswith("../"):
+        given = dockerfile or ""  # (a default Dockerfile linking outside: Docker fails the same way)
         try:
-            with open(dockerfile or "", "rb") as f:
+            with open(given, "rb") as f:
                 extra = f.read()
         except OSError as e:
-            raise InvalidArgument(f"unable to open Dockerfile: open {dockerfile}: {e.strerror.lower()}") from None
+            raise InvalidArgument(f"unable to open Dockerfile: open {given}: {(e.strerror or '').lower()}") from None
 
     patterns = _read_dockerignore(context)
     try:
@@ -64,7 +64,7 @@ def make_context_tar(
     except InvalidArgument as e:
         raise InvalidArgument(f"error checking context: {e}") from None
 
-    extra_name = ".dockerfile." + secrets.token_hex(10) if extra is not None else ""
+    extra_name = ".dockerfile." + os.urandom(10).hex() if extra is not None else ""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape") as tf:
         wrote_ignore = _write_entries(tf, context, matcher, extra_name)
         if extra is not None:

@@ -43,8 +43,8 @@ from dockyard.build.download import UNNAMED, fetch, is_url, parse_checksum
 from dockyard.build.fswalk import walk
 from dockyard.build.sourcehash import Forbidden, SourceHasher, full_path, hash_string_slice
 from dockyard.build.tarentry import header_for
-from dockyard.build.treewriter import EntryError, PathEscape, TreeWriter, unpack_tar
-from dockyard.errors import InvalidArgument, SystemError_
+from dockyard.build.treewriter import EntryError, PathEscape, TreeWriter, client_or_host_error, unpack_tar
+from dockyard.errors import InvalidArgument
 from dockyard.securejoin import resolve_in_root
 from dockyard.store.layers import DecompressingReader
 
@@ -59,7 +59,6 @@ __all__ = [
 
 _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM}
 _CHOWN_PREFIX = "unable to convert uid/gid chown string to host mapping: "
 
 
@@ -356,10 +355,7 @@ def _copy_errors() -> Iterator[None]:
     except tarfile.TarError as e:
         raise InvalidArgument(f"failed to copy files: {e}") from None
     except OSError as e:
-        msg = f"failed to copy files: {_strerror(e)}"
-        if e.errno in _SYSTEM_ERRNOS:
-            raise SystemError_(msg) from None
-        raise InvalidArgument(msg) from None
+        raise client_or_host_error(f"failed to copy files: {_strerror(e)}", e) from None
 
 
 def _strerror(e: BaseException) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from dockyard.build import gopath
-from dockyard.build.fswalk import sorted_entries
+from dockyard.build.fswalk import walk
 from dockyard.build.goregex import compile_go_regex
 from dockyard.errors import InvalidArgument
 
@@ -292,19 +292,19 @@ def walk_context(root: str, matcher: PatternMatcher) -> Iterator[ContextItem]:
     excluded directory is entered only if an exception pattern starts with its path, and
     is not sent itself even then (only its re-included children are).
     """
-    yield from _walk_dir(root, "", matcher, MatchInfo())
-
-
-def _walk_dir(path: str, prefix: str, matcher: PatternMatcher, parent: MatchInfo) -> Iterator[ContextItem]:
-    for name, st in sorted_entries(path):
-        rel = prefix + name
-        child = os.path.join(path, name)
+    infos: dict[str, MatchInfo] = {}  # per directory, for its entries
+    entering: dict[str, bool] = {}
+    for rel, path, st in walk(root, enter=lambda rel, _st: entering.pop(rel)):
+        parent = infos.get(rel.rpartition("/")[0], MatchInfo()) if "/" in rel else MatchInfo()
         excluded, info = matcher.matches_with_parents(rel, parent)
-        is_dir = stat.S_ISDIR(st.st_mode)
-        enter = is_dir and (not excluded or (matcher.exclusions() and matcher.may_include_below(rel)))
-        yield ContextItem(rel, child, st, excluded, enter)
+        enter = stat.S_ISDIR(st.st_mode) and (
+            not excluded or (matcher.exclusions() and matcher.may_include_below(rel))
+        )
         if enter:
-            yield from _walk_dir(child, rel + "/", matcher, info)
+            infos[rel] = info
+        if stat.S_ISDIR(st.st_mode):
+            entering[rel] = enter
+        yield ContextItem(rel, path, st, excluded, enter)
 
 
 def trim_build_files(patterns: list[str], dockerfile: str, *, dockerfile_from_stdin: bool = False) -> list[str]:

@@ -31,12 +31,19 @@ def walk(
 ) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relative path, host path, lstat) of everything below `root`, `root` itself excluded.
 
-    `prefix` is prepended to relative paths. Directories are entered unless `enter(rel, st)`
-    says no. Symlinks are reported, never followed.
+    `prefix` is prepended to relative paths. A directory is entered (right after it is
+    yielded, so the consumer may decide) unless `enter(rel, st)` says no. Symlinks are
+    reported, never followed. Iterative: any depth.
     """
-    for name, st in sorted_entries(root):
-        rel = prefix + name
-        path = os.path.join(root, name)
-        yield rel, path, st
-        if stat.S_ISDIR(st.st_mode) and (enter is None or enter(rel, st)):
-            yield from walk(path, prefix=rel + "/", enter=enter)
+    stack = [(root, prefix, iter(sorted_entries(root)))]
+    while stack:
+        path, pre, entries = stack[-1]
+        for name, st in entries:
+            rel = pre + name
+            child = os.path.join(path, name)
+            yield rel, child, st
+            if stat.S_ISDIR(st.st_mode) and (enter is None or enter(rel, st)):
+                stack.append((child, rel + "/", iter(sorted_entries(child))))
+                break  # its entries come before the rest of this directory's
+        else:
+            stack.pop()

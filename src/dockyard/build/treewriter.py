@@ -22,18 +22,19 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import tarfile
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
 
 from dockyard.build.tarentry import XATTR_PREFIX
-from dockyard.store.safepath import DirWalker, PathEscape
+from dockyard.errors import DockyardError, InvalidArgument, SystemError_
+from dockyard.store.entryops import Prepend, hardlink, remove_existing, set_dir_times, write_exact
+from dockyard.store.safepath import DirWalker, PathEscape, clean_components
 
-__all__ = ["TreeWriter", "EntryError", "PathEscape", "Replay", "entry_components", "unpack_tar"]
+__all__ = ["TreeWriter", "EntryError", "PathEscape", "entry_components", "unpack_tar", "client_or_host_error"]
 
-_CHUNK = 1 << 20
+_SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM}
 _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DROPPED_XATTRS = ("trusted.overlay.",)  # overlay metadata is never taken from an archive
 
@@ -42,23 +43,11 @@ def entry_components(name: str, *, absolute_names: str = "refuse") -> list[str]:
     """The cleaned components of entry `name`; [] for the directory itself.
 
     Raises PathEscape for `..` above the directory, and for absolute names unless
-    `absolute_names` is "strip".
+    `absolute_names` is "strip" (then they are taken relative to the directory).
     """
-    if name.startswith("/"):
-        if absolute_names != "strip":
-            raise PathEscape("absolute path")
-        name = name.lstrip("/")
-    out: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not out:
-                raise PathEscape("path escapes the target directory")
-            out.pop()
-        else:
-            out.append(part)
-    return out
+    if name.startswith("/") and absolute_names != "strip":
+        raise PathEscape("absolute path")
+    return clean_components(name)
 
 
 class TreeWriter:
@@ -92,10 +81,23 @@ class TreeWriter:
     def _parent(self, parts: list[str]) -> int:
         """An fd for directory `parts`, created if missing (owned by the cache: do not close)."""
         key = tuple(parts)
-        if key != self._cache_key:
-            self._drop_cache()
-            self._cache_fd = self.walker.open_dir(parts, create=True)
-            self._cache_key = key
+        if key == self._cache_key:
+            return self._cache_fd
+        old = self._cache_key
+        if old is not None and len(key) == len(old) + 1 and key[:-1] == old:
+            # one level down from the cached directory (a tree walk entering a subdirectory):
+            # open just that, when it is a plain directory; anything else takes the full walk
+            try:
+                fd = os.open(key[-1], _DIR_OPEN, dir_fd=self._cache_fd)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                self._drop_cache()
+                self._cache_fd, self._cache_key = fd, key
+                return fd
+        self._drop_cache()
+        self._cache_fd = self.walker.open_dir(parts, create=True)
+        self._cache_key = key
         return self._cache_fd
 
     def _drop_cache(self) -> None:
@@ -117,14 +119,11 @@ class TreeWriter:
             return  # the directory itself: Docker leaves its metadata alone
         if m.type in (tarfile.XGLTYPE, tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
             return
-        link_parts: list[str] | None = None
-        if m.islnk():
-            link_parts = entry_components(m.linkname, absolute_names="strip")
-            if not link_parts:
-                raise PathEscape(f"invalid hardlink target {m.linkname!r}")
+        if m.islnk() and not clean_components(m.linkname):
+            raise PathEscape(f"invalid hardlink target {m.linkname!r}")  # before anything is replaced
         base, dirparts = parts[-1], parts[:-1]
         pfd = self._parent(dirparts)
-        if self._remove_existing(pfd, base, keep_dir=m.isdir()):
+        if remove_existing(pfd, base, keep_dir=m.isdir()):
             self._invalidate(parts)
             pfd = self._parent(dirparts)
         if m.isdir():
@@ -137,8 +136,9 @@ class TreeWriter:
             pfd = self._parent(dirparts)
             self._set_path_metadata(pfd, base, m, is_symlink=True)
         elif m.islnk():
-            assert link_parts is not None
-            self._add_hardlink(pfd, base, link_parts, m)
+            target = hardlink(self.walker, m.linkname, pfd, base, where="archive")
+            if not stat.S_ISLNK(target.st_mode):  # the header's metadata is the shared inode's
+                self._set_path_metadata(pfd, base, m, is_symlink=False)
         elif m.ischr() or m.isblk():
             kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
             os.mknod(base, kind | 0o600, os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
@@ -148,19 +148,6 @@ class TreeWriter:
             self._set_path_metadata(pfd, base, m, is_symlink=False)
         else:
             raise PathEscape(f"unhandled tar header type {m.type!r}")
-
-    def _remove_existing(self, pfd: int, name: str, *, keep_dir: bool) -> bool:
-        try:
-            st = os.lstat(name, dir_fd=pfd)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISDIR(st.st_mode):
-            if keep_dir:
-                return False
-            shutil.rmtree(name, dir_fd=pfd)
-        else:
-            os.unlink(name, dir_fd=pfd)
-        return True
 
     def _add_dir(self, pfd: int, base: str, parts: list[str], m: tarfile.TarInfo) -> None:
         try:
@@ -181,30 +168,12 @@ class TreeWriter:
             if src_fd is not None:
                 _copy_fd(src_fd, fd, m.size)
             elif data is not None:
-                _copy_stream(data, fd, m.size)
+                write_exact(data, fd, m.size)
             self._set_fd_metadata(fd, m)
             atime, mtime = _times(m)
             os.utime(fd, ns=(atime, mtime))
         finally:
             os.close(fd)
-
-    def _add_hardlink(self, pfd: int, base: str, target: list[str], m: tarfile.TarInfo) -> None:
-        try:
-            tfd = self.walker.open_dir(target[:-1], create=False)
-        except (FileNotFoundError, NotADirectoryError):
-            raise PathEscape(f"hardlink target {m.linkname!r} does not exist") from None
-        try:
-            try:
-                tst = os.lstat(target[-1], dir_fd=tfd)
-            except FileNotFoundError:
-                raise PathEscape(f"hardlink target {m.linkname!r} does not exist") from None
-            if stat.S_ISDIR(tst.st_mode):
-                raise PathEscape(f"hardlink target {m.linkname!r} is a directory")
-            os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
-        finally:
-            os.close(tfd)
-        if not stat.S_ISLNK(tst.st_mode):
-            self._set_path_metadata(pfd, base, m, is_symlink=False)
 
     # -- metadata ------------------------------------------------------------
 
@@ -232,15 +201,7 @@ class TreeWriter:
     def finish(self) -> None:
         """Set directory times, now that nothing will be created in them any more."""
         self._drop_cache()
-        for parts, atime, mtime in self.dir_times:
-            try:
-                fd = self.walker.open_dir(parts, create=False)
-            except (OSError, PathEscape):
-                continue  # replaced by a later entry
-            try:
-                os.utime(fd, ns=(atime, mtime))
-            finally:
-                os.close(fd)
+        set_dir_times(self.walker, self.dir_times)
         self.dir_times.clear()
 
     def close(self) -> None:
@@ -284,18 +245,6 @@ def _times(m: tarfile.TarInfo) -> tuple[int, int]:
     mtime = max(_ns(m, "mtime", m.mtime), 0)
     atime = _ns(m, "atime", m.mtime) if "atime" in m.pax_headers else mtime
     return max(atime, mtime), mtime
-
-
-def _copy_stream(src: Any, fd: int, size: int) -> None:
-    remaining = size
-    while remaining > 0:
-        chunk = src.read(min(_CHUNK, remaining))
-        if not chunk:
-            raise tarfile.ReadError("unexpected end of data")
-        remaining -= len(chunk)
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(fd, view):]
 
 
 def _copy_fd(src_fd: int, fd: int, size: int) -> None:
@@ -342,7 +291,7 @@ def unpack_tar(fileobj: Any, writer: TreeWriter) -> None:
     first = fileobj.read(tarfile.BLOCKSIZE)
     if not first:
         return
-    stream = Replay(first, fileobj)
+    stream = Prepend(first, fileobj)
     with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape") as tf:  # type: ignore[call-overload]
         while (member := tf.next()) is not None:
             tf.members.clear()  # stream mode: keep no headers
@@ -353,17 +302,8 @@ def unpack_tar(fileobj: Any, writer: TreeWriter) -> None:
     writer.finish()
 
 
-class Replay:
-    """`.read(n)` of `head` then of `rest`: looking at the first bytes without losing them."""
-
-    def __init__(self, head: bytes, rest: Any) -> None:
-        self._head, self._rest = head, rest
-
-    def read(self, n: int = -1) -> bytes:
-        if not self._head:
-            return self._rest.read(n)
-        if n is None or n < 0:
-            out, self._head = self._head + self._rest.read(), b""
-            return out
-        out, self._head = self._head[:n], self._head[n:]
-        return out
+def client_or_host_error(message: str, e: BaseException) -> DockyardError:
+    """SystemError_ when the host failed (disk full, I/O error), else InvalidArgument."""
+    if isinstance(e, OSError) and e.errno in _SYSTEM_ERRNOS:
+        return SystemError_(message)
+    return InvalidArgument(message)

@@ -25,7 +25,6 @@ import bz2
 import errno
 import lzma
 import os
-import shutil
 import stat
 import tarfile
 import zlib
@@ -34,11 +33,19 @@ from typing import Any, Protocol
 
 from dockyard.errors import InvalidArgument, SystemError_
 from dockyard.oci.digest import DigestWriter
+from dockyard.store.entryops import (
+    CHUNK,
+    Prepend,
+    empty_dir,
+    hardlink,
+    remove_existing,
+    set_dir_times,
+    write_exact,
+)
 from dockyard.store.safepath import DirWalker, PathEscape, clean_components
 
 __all__ = ["LayerStats", "apply_layer", "DecompressingReader", "detect_compression"]
 
-_CHUNK = 1 << 20
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
@@ -71,9 +78,11 @@ def detect_compression(head: bytes) -> str:
 
 
 class DecompressingReader:
-    """A `.read(n)` view of the uncompressed bytes of `source`, hashing (and teeing) them."""
+    """A `.read(n)` view of the uncompressed bytes of `source`, hashing (and teeing) them.
 
-    def __init__(self, source: Any, sink: _Sink | None = None) -> None:
+    `what` names the stream in the one error about an unsupported compression."""
+
+    def __init__(self, source: Any, sink: _Sink | None = None, *, what: str = "layers") -> None:
         self._source = source
         self._hasher = DigestWriter(sink)
         self._buf = b""
@@ -87,7 +96,7 @@ class DecompressingReader:
             head += chunk
         self.compression = detect_compression(head)
         if self.compression == "zstd":
-            raise InvalidArgument("zstd-compressed layers are not supported")
+            raise InvalidArgument(f"zstd-compressed {what} are not supported")
         self._pending = head          # compressed (or plain) bytes not yet decoded
         self._decoder: Any = self._new_decoder()
 
@@ -111,7 +120,7 @@ class DecompressingReader:
     def _fill(self) -> bytes:
         """Decode the next piece of uncompressed data; b"" at the end."""
         while True:
-            raw = self._pending or self._source.read(_CHUNK)
+            raw = self._pending or self._source.read(CHUNK)
             self._pending = b""
             if self._decoder is None:
                 return raw
@@ -155,7 +164,7 @@ class DecompressingReader:
         return out
 
     def drain(self) -> None:
-        while self.read(_CHUNK):
+        while self.read(CHUNK):
             pass
 
 
@@ -204,7 +213,7 @@ def apply_layer(source: Any, target: str | os.PathLike[str], *, sink: _Sink | No
         finally:
             state.drop_cache()
     except BaseException:
-        _empty_dir(root_fd)
+        empty_dir(root_fd)
         raise
     finally:
         os.close(root_fd)
@@ -216,7 +225,7 @@ def _apply_entries(reader: DecompressingReader, state: _State) -> None:
     first = reader.read(512)
     if not first:
         return
-    stream = _Prepend(first, reader)
+    stream = Prepend(first, reader)
     try:
         tf = tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape")  # type: ignore[call-overload]
     except tarfile.TarError as e:
@@ -243,20 +252,6 @@ def _apply_entries(reader: DecompressingReader, state: _State) -> None:
                 raise InvalidArgument(msg) from None
 
 
-class _Prepend:
-    def __init__(self, head: bytes, rest: DecompressingReader) -> None:
-        self._head, self._rest = head, rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            if n is None or n < 0:
-                out, self._head = self._head + self._rest.read(), b""
-                return out
-            out, self._head = self._head[:n], self._head[n:]
-            return out
-        return self._rest.read(n)
-
-
 def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, st: _State) -> None:
     parts = clean_components(m.name)
     # A removed or replaced directory could orphan the cached parent fd: re-walk after it.
@@ -281,13 +276,13 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, st: _State) -> None:
         name = base[len(WHITEOUT_PREFIX):]
         if not name or name in (".", ".."):
             raise PathEscape("invalid whiteout name")
-        if _remove_existing(pfd, name, keep_dir=False):
+        if remove_existing(pfd, name, keep_dir=False):
             st.drop_cache()
             pfd = st.parent(dirparts)
         os.mknod(name, stat.S_IFCHR, 0, dir_fd=pfd)
         os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
         return
-    if _remove_existing(pfd, base, keep_dir=m.isdir()):
+    if remove_existing(pfd, base, keep_dir=m.isdir()):
         st.drop_cache()
         pfd = st.parent(dirparts)
     if m.isdir():
@@ -309,7 +304,7 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, st: _State) -> None:
         _set_metadata(pfd, base, m, is_link=True)
         st.size += len(os.fsencode(m.linkname))  # Docker's size counts a symlink's own (lstat) size
     elif m.islnk():
-        _hardlink(st, m, pfd, base)
+        hardlink(st.walker, m.linkname, pfd, base, where="layer")
     elif m.ischr() or m.isblk():
         kind = stat.S_IFCHR if m.ischr() else stat.S_IFBLK
         os.mknod(base, kind | (m.mode & 0o7777), os.makedev(m.devmajor, m.devminor), dir_fd=pfd)
@@ -321,60 +316,15 @@ def _apply_member(tf: tarfile.TarFile, m: tarfile.TarInfo, st: _State) -> None:
         raise PathEscape(f"unsupported tar entry type {m.type!r}")
 
 
-def _remove_existing(pfd: int, name: str, *, keep_dir: bool) -> bool:
-    """Remove `name` unless both it and the new entry are directories. True if removed."""
-    try:
-        st = os.lstat(name, dir_fd=pfd)
-    except FileNotFoundError:
-        return False
-    if stat.S_ISDIR(st.st_mode):
-        if keep_dir:
-            return False
-        shutil.rmtree(name, dir_fd=pfd)
-    else:
-        os.unlink(name, dir_fd=pfd)
-    return True
-
-
 def _write_file(tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str) -> None:
     fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
     try:
         src = tf.extractfile(m)
         if src is not None:
-            remaining = m.size
-            while remaining > 0:
-                chunk = src.read(min(_CHUNK, remaining))
-                if not chunk:
-                    raise tarfile.ReadError("unexpected end of data")
-                remaining -= len(chunk)
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view):]
+            write_exact(src, fd, m.size)
         _set_metadata(fd, None, m, is_link=False)
     finally:
         os.close(fd)
-
-
-def _hardlink(st: _State, m: tarfile.TarInfo, pfd: int, base: str) -> None:
-    target = clean_components(m.linkname)
-    if not target:
-        raise PathEscape(f"invalid hardlink target {m.linkname!r}")
-    try:
-        tfd = st.walker.open_dir(target[:-1], create=False) if target[:-1] else os.dup(st.root_fd)
-    except (FileNotFoundError, NotADirectoryError):
-        raise PathEscape(f"hardlink target {m.linkname!r} is not in the layer") from None
-    try:
-        try:
-            tst = os.lstat(target[-1], dir_fd=tfd)
-        except FileNotFoundError:
-            raise PathEscape(f"hardlink target {m.linkname!r} is not in the layer") from None
-        if stat.S_ISDIR(tst.st_mode):
-            raise PathEscape(f"hardlink target {m.linkname!r} is a directory")
-        os.link(target[-1], base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
-    except FileNotFoundError:
-        raise PathEscape(f"hardlink target {m.linkname!r} is not in the layer") from None
-    finally:
-        os.close(tfd)
 
 
 def _xattrs(m: tarfile.TarInfo) -> list[tuple[str, bytes]]:
@@ -432,23 +382,4 @@ def _atime_ns(m: tarfile.TarInfo) -> int:
 def _restore_dir_times(st: _State) -> None:
     """Directory mtimes last: creating their children changed them."""
     st.drop_cache()
-    for parts, atime, mtime in reversed(st.dir_times):
-        try:
-            fd = st.walker.open_dir(parts, create=False)
-        except (OSError, PathEscape):
-            continue  # replaced later in the archive
-        try:
-            os.utime(fd, ns=(atime, mtime))
-        finally:
-            os.close(fd)
-
-
-def _empty_dir(root_fd: int) -> None:
-    for name in os.listdir(root_fd):
-        try:
-            if stat.S_ISDIR(os.lstat(name, dir_fd=root_fd).st_mode):
-                shutil.rmtree(name, dir_fd=root_fd)
-            else:
-                os.unlink(name, dir_fd=root_fd)
-        except FileNotFoundError:
-            pass
+    set_dir_times(st.walker, reversed(st.dir_times))

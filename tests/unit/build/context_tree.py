@@ -97,3 +97,12 @@ def make_tree(root: str) -> None:
         for name in dirnames + filenames:
             os.utime(os.path.join(dirpath, name), (1_600_000_000, 1_600_000_000), follow_symlinks=False)
     os.utime(root, (1_600_000_000, 1_600_000_000))
+
+
+def make_context(root: str, key: str) -> None:
+    """The tree with the .dockerignore of VARIANTS[key]."""
+    make_tree(root)
+    ignore, _ = VARIANTS[key]
+    if ignore is not None:
+        with open(os.path.join(root, ".dockerignore"), "w") as f:
+            f.write(ignore)

@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from context_tree import VARIANTS, make_tree
+from context_tree import VARIANTS, make_context, make_tree
 
 from dockyard.build.context import (
     apply_dockerignore,
@@ -180,11 +180,8 @@ def test_duplicate_entries_replace_as_docker_does(tmp_path):
 
 def _raw_context(tmp_path: Path, key: str) -> bytes:
     """The tree as a client that does not apply .dockerignore would send it."""
-    ignore, _ = VARIANTS[key]
     ctx = tmp_path / "src"
-    make_tree(str(ctx))
-    if ignore is not None:
-        (ctx / ".dockerignore").write_text(ignore)
+    make_context(str(ctx), key)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
         tf.add(ctx, arcname=".")

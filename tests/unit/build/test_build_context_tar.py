@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from context_tree import VARIANTS, make_tree
+from context_tree import VARIANTS, make_context
 
 from dockyard.build.context import make_context_tar
 from dockyard.errors import InvalidArgument
@@ -22,11 +22,9 @@ GOLDEN = json.loads((Path(__file__).parent / "golden_context.json").read_text())
 
 
 def _build(tmp_path: Path, key: str) -> tuple[str, list[tarfile.TarInfo], bytes]:
-    ignore, dockerfile = VARIANTS[key]
+    _, dockerfile = VARIANTS[key]
     ctx = tmp_path / "ctx"
-    make_tree(str(ctx))
-    if ignore is not None:
-        (ctx / ".dockerignore").write_text(ignore)
+    make_context(str(ctx), key)
     out = io.BytesIO()
     name = make_context_tar(ctx, str(ctx / dockerfile) if dockerfile else None, out)
     data = out.getvalue()

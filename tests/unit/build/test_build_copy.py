@@ -323,8 +323,8 @@ def test_hardlinks_symlinks_specials_and_capabilities(ctx, rootfs):
 # -- cache keys ------------------------------------------------------------------------------
 
 
-def test_checksums_match_docker_history(tmp_path):
-    """Strings docker history showed for the same files (mode, owner 0:0, content)."""
+def _history_sample(tmp_path: Path) -> Path:
+    """The files whose keys docker history showed: f (04755, "hi"), dir/ (0755) with a (0644, "a")."""
     c = tmp_path / "c"
     (c / "dir").mkdir(parents=True)
     (c / "f").write_text("hi\n")
@@ -332,6 +332,12 @@ def test_checksums_match_docker_history(tmp_path):
     (c / "dir" / "a").write_text("a\n")
     os.chmod(c / "dir", 0o755)
     os.chmod(c / "dir" / "a", 0o644)
+    return c
+
+
+def test_checksums_match_docker_history(tmp_path):
+    """Strings docker history showed for the same files (mode, owner 0:0, content)."""
+    c = _history_sample(tmp_path)
     assert source_checksum(c, ["f"]) == "file:0b84d02788280f2ef6180d0afb042625c2de9b4b7fc425e240fb4374e88f44ed"
     assert source_checksum(c, ["dir"]) == "dir:1e547fd1073cb430d27f0215d7852f3cf62bd83c234fef919f6863967f32c95c"
     os.symlink("a", c / "dir" / "sl")  # keyed by its target
@@ -342,19 +348,9 @@ def test_checksums_match_docker_history(tmp_path):
     os.unlink(c / "dir" / "hl")
     os.setxattr(c / "dir" / "a", "security.capability", CAP_V2)
     assert source_checksum(c, ["dir"]) == "dir:e0512aed9c42cf865664a820e7799c873c9ad4493c44f843cfc825ac1e0b7269"
-
-
-def test_checksum_multi_matches_docker(tmp_path):
-    c = tmp_path / "c"
-    (c / "dir").mkdir(parents=True)
-    (c / "f").write_text("hi\n")
-    os.chmod(c / "f", 0o4755)
-    (c / "dir" / "a").write_text("a\n")
-    os.chmod(c / "dir", 0o755)
-    os.chmod(c / "dir" / "a", 0o644)
+    # all three together, and two sources
     os.link(c / "dir" / "a", c / "dir" / "hl")
     os.symlink("a", c / "dir" / "sl")
-    os.setxattr(c / "dir" / "a", "security.capability", CAP_V2)
     assert source_checksum(c, ["f", "dir"]) == \
         "multi:7a334dbccbeae9da3cd60ab3583e39f3076569e4c40775a4d850d204a3c0cb8c"
 
@@ -395,3 +391,30 @@ def test_checksum_of_other_root_keys_files_from_disk(tmp_path):
     assert from_disk.startswith("dir:") and from_disk != as_context  # no hardlink entries from disk
     os.utime(stage / "d" / "a", (5, 5))
     assert source_checksum(stage, ["/d"], from_context=False) == from_disk
+
+
+def test_deep_trees_walk_without_recursion_limits(tmp_path, rootfs):
+    from dockyard.build.fswalk import walk
+
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    fd = os.open(deep, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(1100):  # deeper than Python's recursion limit
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), fd
+        os.close(old)
+    os.close(os.open("leaf", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(fd)
+    assert sum(1 for _ in walk(str(deep))) == 1101
+    while (deep / "d").is_dir():  # clean up without recursion: pull each level up
+        if (deep / "d" / "d").is_dir():
+            os.rename(deep / "d" / "d", deep / "next")
+            os.rmdir(deep / "d")
+            os.rename(deep / "next", deep / "d")
+        else:
+            os.unlink(deep / "d" / "leaf")
+            os.rmdir(deep / "d")
+    shallow = tmp_path / "c2"
+    (shallow / "t" / ("/".join(["d"] * 200))).mkdir(parents=True)
+    copy_into(shallow, ["t"], "/t/", rootfs)
+    assert (rootfs / "t" / "/".join(["d"] * 200)).is_dir()
