@@ -21,7 +21,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from dockyard.build import context as build_context
 from dockyard.build import copy as build_copy
 from dockyard.build import instructions as ins
 from dockyard.build.cache import BuildCache
+from dockyard.build.context_cache import CachedContext, ContextCache
 from dockyard.build.metadata import DEFAULT_SHELL, apply_metadata, shell_or_exec, workdir_path
 from dockyard.build.output import BuildOutput, short
 from dockyard.build.parser import chomp_heredoc, parse, parse_heredoc
@@ -86,13 +87,17 @@ class BuildOptions:
 @dataclass
 class PreparedBuild:
     options: BuildOptions
-    workdir: Path                        # holds the extracted context; removed by close()
-    context_dir: Path
+    context: CachedContext               # the unpacked context, shared with builds of the same tar
     dockerfile: ins.Dockerfile
     tags: list[str]                      # normalised references to tag the result with
+    release: Callable[[CachedContext], None]
+
+    @property
+    def context_dir(self) -> Path:
+        return self.context.dir
 
     def close(self) -> None:
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.release(self.context)
 
 
 class StepFailed(errors.DockyardError):
@@ -110,6 +115,7 @@ class Builder:
         self.images = images
         self.containers = containers
         self.cache = BuildCache(images.db, images.content)
+        self.contexts = ContextCache(self.scratch_dir / "contexts")
         # RUN's network when the client names none: until the default bridge (with NAT) exists,
         # the host's, so that RUN can reach package registries.
         self.default_network = default_network
@@ -122,6 +128,7 @@ class Builder:
         """At daemon start: what a crashed build left (mounted step filesystems, contexts)."""
         for point in mounts_under(str(self.scratch_dir.resolve())):
             unmount(point)
+        self.contexts.clear()
         shutil.rmtree(self.scratch_dir, ignore_errors=True)
 
     # ------------------------------------------------------------------ before the stream
@@ -129,19 +136,15 @@ class Builder:
         """Blocking: unpack the context, read and parse the Dockerfile, check the tags and target.
         Any error here is the request's (400), before a byte of output."""
         tags = [_normalise_tag(t) for t in options.tags]
-        self.scratch_dir.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="context-", dir=self.scratch_dir))
+        context = self.contexts.acquire(body, options.dockerfile or "Dockerfile", build_context.prepare_context)
         try:
-            context_dir = workdir / "context"
-            context_dir.mkdir()
-            text = build_context.prepare_context(body, context_dir, options.dockerfile or "Dockerfile")
-            dockerfile = ins.parse_dockerfile(text)
+            dockerfile = ins.parse_dockerfile(context.dockerfile)
             if options.target and _stage_index(dockerfile, options.target) is None:
                 raise errors.InvalidArgument(f"failed to reach build target {options.target} in Dockerfile")
         except BaseException:
-            shutil.rmtree(workdir, ignore_errors=True)
+            self.contexts.release(context)
             raise
-        return PreparedBuild(options, workdir, context_dir, dockerfile, tags)
+        return PreparedBuild(options, context, dockerfile, tags, self.contexts.release)
 
     # ------------------------------------------------------------------ the stream
     async def run(self, prepared: PreparedBuild, out: BuildOutput) -> str | None:
@@ -513,6 +516,12 @@ class _Build:
             if name == "ADD":   # a URL is fetched once, for its checksum, and kept for the copy
                 digest = await asyncio.to_thread(lambda: build_copy.add_checksum(
                     src_root, sources, checksum=checksum, download_dir=downloads, dest=cmd.dest))
+            elif not from_ and not cmd.heredocs:   # the context never changes: hash it once
+                memo = self.p.context.checksums
+                key = ("COPY", *sources)
+                if key not in memo:
+                    memo[key] = await asyncio.to_thread(build_copy.source_checksum, src_root, sources)
+                digest = memo[key]
             else:
                 digest = await asyncio.to_thread(build_copy.source_checksum, src_root, sources,
                                                  from_context=not from_)
