@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 from dockyard import errors
@@ -14,16 +13,6 @@ from dockyard.build.executor import Builder, BuildOptions
 from dockyard.build.output import BuildOutput
 
 __all__ = ["BuildHandlers", "options_from_query"]
-
-
-def _json_arg(req: Request, name: str) -> Any:
-    raw = req.arg(name)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as e:
-        raise errors.InvalidArgument(f"invalid {name}: {e}") from None
 
 
 def _str_map(value: Any, name: str, *, nullable: bool) -> dict[str, Any]:
@@ -47,8 +36,8 @@ def options_from_query(req: Request) -> BuildOptions:
     return BuildOptions(
         tags=tuple(req.args("t")),
         dockerfile=req.arg("dockerfile") or "Dockerfile",
-        build_args=_str_map(_json_arg(req, "buildargs"), "buildargs", nullable=True),
-        labels=_str_map(_json_arg(req, "labels"), "labels", nullable=False),
+        build_args=_str_map(req.json_arg("buildargs"), "buildargs", nullable=True),
+        labels=_str_map(req.json_arg("labels"), "labels", nullable=False),
         target=req.arg("target"),
         no_cache=req.flag("nocache"),
         remove=req.flag("rm", True),
