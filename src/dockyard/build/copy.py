@@ -30,7 +30,6 @@ import contextlib
 import errno
 import os
 import posixpath
-import re
 import stat
 import tarfile
 import tempfile
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dockyard.build import gopath
+from dockyard.build.chown import resolve_chown
 from dockyard.build.download import UNNAMED, fetch, is_url, parse_checksum
 from dockyard.build.fswalk import walk
 from dockyard.build.sourcehash import Forbidden, SourceHasher, full_path, hash_string_slice
@@ -59,7 +59,6 @@ __all__ = [
 
 _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-_CHOWN_PREFIX = "unable to convert uid/gid chown string to host mapping: "
 
 
 @dataclass(frozen=True)
@@ -363,38 +362,6 @@ def _strerror(e: BaseException) -> str:
         text = e.strerror[:1].lower() + e.strerror[1:]
         return text if e.filename is None else f"{e.filename}: {text}"
     return str(e)
-
-
-# -- --chown ------------------------------------------------------------------------------
-
-
-def resolve_chown(rootfs: Path, spec: str) -> tuple[int, int]:
-    """uid/gid of a --chown value (`user`, `user:group`, names or numbers) from rootfs's /etc files."""
-    parts = spec.split(":")
-    if len(parts) > 2:
-        raise InvalidArgument(f"{_CHOWN_PREFIX}invalid chown string format: {spec}")
-    user = parts[0]
-    group = parts[1] if len(parts) == 2 else parts[0]
-    uid = _lookup_id(rootfs, user, "/etc/passwd", "uid", "user")
-    gid = _lookup_id(rootfs, group, "/etc/group", "gid", "group")
-    return uid, gid
-
-
-def _lookup_id(rootfs: Path, name: str, file: str, what: str, kind: str) -> int:
-    if re.fullmatch(r"\+?[0-9]+", name):
-        return int(name)  # a number needs no lookup
-    fail = f"{_CHOWN_PREFIX}can't find {what} for {kind} {name}: "
-    try:
-        with open(resolve_in_root(rootfs, file), "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise InvalidArgument(f"{fail}open {file}: {_strerror(OSError(e.errno, e.strerror))}") from None
-    for raw in data.decode("utf-8", "surrogateescape").splitlines():
-        fields = raw.strip().split(":")
-        if fields[0] == name and fields[0]:
-            # moby/sys/user ignores a malformed number: it reads as 0
-            return int(fields[2]) if len(fields) > 2 and re.fullmatch(r"[+-]?[0-9]+", fields[2]) else 0
-    raise InvalidArgument(f"{fail}no such {kind}: {name}")
 
 
 # -- ADD --------------------------------------------------------------------------------
