@@ -2,12 +2,12 @@
 
 Both keep their state under ``<shim_dir>/runtime`` (the runtime's ``--root``), so
 `delete` needs nothing but the shim dir.  ``create`` runs before the shim's
-event loop exists (blocking is fine there); ``start`` runs inside it.
+event loop exists, in the shim's worker (blocking is fine there); ``start`` and
+``exec`` run inside the shim's loop (``loop.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard.runtime import lifecycle, spawn
+from dockyard.shim.loop import current
 
 __all__ = ["BUILTIN", "CreateFailed", "Created", "ShimRuntime", "BuiltinRuntime", "ExternalRuntime",
            "make_runtime", "runtime_argv", "last_runtime_error", "delete_argv"]
@@ -82,7 +83,7 @@ class BuiltinRuntime(ShimRuntime):
     async def start(self, run: Runner) -> None:
         # Reply as soon as the init is released; its "0" is collected in the background.
         fd = lifecycle.open_gate(self.root, self.id)
-        loop = asyncio.get_running_loop()
+        loop = current()
 
         def collected() -> None:
             loop.remove_reader(fd)

@@ -36,9 +36,13 @@ from dataclasses import asdict, dataclass
 import dockyard.runtime.cgroups  # noqa: F401
 import dockyard.runtime.exec  # noqa: F401
 from dockyard.runtime import spawn
+from dockyard.runtime import syscalls as sc
 from dockyard.shim import protocol as proto
-from dockyard.shim.main import run_shim, warm_up
+from dockyard.shim.loop import Loop
+from dockyard.shim.main import run_shim
+from dockyard.shim.memmerge import make_mergeable
 from dockyard.shim.protocol import RuntimeCreateError, ShimError
+from dockyard.shim.worker import Worker, fork_worker
 
 __all__ = ["ShimRequest", "ShimSpawned", "RuntimeCreateError", "ShimError", "Zygote"]
 
@@ -72,20 +76,19 @@ def _close_fds_except(keep: int) -> None:
 
 
 def _spare_main(chan: socket.socket) -> None:
-    """A shim forked ahead of need: its event loop and its container's child (forked into a
-    fresh pid namespace) wait with it, so a spawn pays for neither on its critical path."""
-    prefork: spawn.Prefork | None = None
+    """A shim forked ahead of need: its worker (which creates the container, see ``worker.py``)
+    and its event loop wait with it, so a spawn pays for neither on its critical path."""
+    worker: Worker | None = None
     try:
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # Before the worker forks the container's init: orphaned, the init becomes our child.
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         # Get ready at the lowest priority: only idle CPU, never a running container's.
         priority = os.getpriority(os.PRIO_PROCESS, 0)
         os.setpriority(os.PRIO_PROCESS, 0, 19)
-        loop = asyncio.new_event_loop()
-        with contextlib.suppress(Exception):
-            prefork = spawn.prefork()
-        with contextlib.suppress(Exception):
-            warm_up(loop)
+        worker = fork_worker()
+        loop = Loop()
         msg, fds, _flags, _addr = socket.recv_fds(chan, proto.MAX_REQUEST, 4)
         os.setpriority(os.PRIO_PROCESS, 0, priority)
         chan.close()
@@ -95,22 +98,22 @@ def _spare_main(chan: socket.socket) -> None:
         for fd in fds:
             os.close(fd)
         try:
-            run_shim(ShimRequest(**json.loads(msg)), result_fd, loop=loop, prefork=prefork)
-            prefork = None
+            w, worker = worker, None
+            run_shim(ShimRequest(**json.loads(msg)), result_fd, w, loop=loop)
         except BaseException as e:  # noqa: BLE001
             traceback.print_exc()
             with contextlib.suppress(OSError):
                 os.write(result_fd, proto.encode({"ok": False, "error": f"shim: {e}"}))
     finally:
-        if prefork is not None:
+        if worker is not None:
             with contextlib.suppress(Exception):
-                prefork.discard()
+                worker.discard()
         os._exit(0)
 
 
 def _fork_spare(daemon_sock: socket.socket) -> tuple[int, socket.socket]:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
+    pid = sc.bare_fork()   # the zygote is single-threaded; see the module docstring
     if pid == 0:
         daemon_sock.close()
         ours.close()
@@ -128,6 +131,7 @@ def _zygote_main(sock: socket.socket) -> None:
     _close_fds_except(sock.fileno())
     with contextlib.suppress(Exception):
         spawn.warm_up()  # caches (cgroup hierarchies) and pages every shim then shares
+    make_mergeable()  # inherited by every shim (memmerge.py)
     gc.collect()
     gc.freeze()  # shims share these pages; keep their collector from touching (copying) them
     priority = os.getpriority(os.PRIO_PROCESS, 0)
