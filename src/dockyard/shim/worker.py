@@ -18,7 +18,7 @@ subreaper, so the shim reaps it and gets its exit status as before.
     (meanwhile: shim.pid, shim.json, listen)
     ◄───────────────────────────────────── DONE {"ok":true,"pid":N} [+ pty master]
                                            | {"ok":false,"error":..,"create":B}
-    reap the worker                         exit: the init now belongs to the shim
+    (its SIGCHLD handler reaps the worker)  exit: the init now belongs to the shim
 
 EOF instead of DONE: the worker died (its traceback is in shim.log).
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import traceback
 from dataclasses import dataclass
@@ -58,13 +59,12 @@ class Worker:
         socket.send_fds(self.sock, [job], [*stdio, log_fd])
 
     def result(self) -> Done:
-        """Wait for the worker's DONE and reap it.
-
-        CreateFailed when the runtime refused, OSError when the worker failed or died."""
+        """Wait for the worker's DONE: CreateFailed when the runtime refused, OSError when the worker
+        failed or died.  The worker exits then; the caller reaps it (its SIGCHLD handler does)."""
         try:
             msg, fds, _flags, _addr = socket.recv_fds(self.sock, proto.MAX_REQUEST, 1)
         finally:
-            self.discard()
+            self.sock.close()
         if not msg:
             raise OSError("the shim's worker died before it reported (see shim.log)")
         reply = proto.decode(msg)
@@ -77,8 +77,10 @@ class Worker:
         return Done(int(reply["pid"]), fds[0] if fds else None, str(reply.get("cgroups_path", "")))
 
     def discard(self) -> None:
-        """Close our end (an idle worker reads EOF and leaves) and reap it."""
+        """An unused worker: end it (its prefork child then reads EOF and exits too) and reap it."""
         self.sock.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
 

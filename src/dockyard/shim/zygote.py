@@ -38,6 +38,7 @@ import dockyard.runtime.exec  # noqa: F401
 from dockyard.runtime import spawn
 from dockyard.runtime import syscalls as sc
 from dockyard.shim import protocol as proto
+from dockyard.shim import warm
 from dockyard.shim.loop import Loop
 from dockyard.shim.main import run_shim
 from dockyard.shim.memmerge import make_mergeable
@@ -131,6 +132,7 @@ def _zygote_main(sock: socket.socket) -> None:
     _close_fds_except(sock.fileno())
     with contextlib.suppress(Exception):
         spawn.warm_up()  # caches (cgroup hierarchies) and pages every shim then shares
+    warm.rehearse()      # a shim's own code, run once here rather than in every shim (warm.py)
     make_mergeable()  # inherited by every shim (memmerge.py)
     gc.collect()
     gc.freeze()  # shims share these pages; keep their collector from touching (copying) them
