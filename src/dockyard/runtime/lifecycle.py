@@ -25,6 +25,7 @@ from dockyard.oci.runtime_spec import State
 __all__ = [
     "Status", "ContainerState", "FIFO_NAME", "STATE_NAME", "validate_id", "state_dir", "proc_start_time",
     "load", "observe", "oci_state", "start", "kill", "delete", "parse_signal", "remove_cgroup", "set_paused", "open_gate",
+    "release_gate",
 ]
 
 FIFO_NAME = "exec.fifo"
@@ -133,10 +134,18 @@ def open_gate(root: str, cid: str) -> int:
     if not status.can_start:
         raise InvalidState("cannot start a container that has stopped" if status is Status.STOPPED
                            else f"cannot start an already {status.value} container")
+    return release_gate(root, cid)
+
+
+def release_gate(root: str, cid: str) -> int:
+    """``open_gate`` without reading the state first: for a caller that knows the init is created
+    and waiting (the shim, which reaps it).  FileNotFoundError once it was released."""
     fifo = os.path.join(state_dir(root, cid), FIFO_NAME)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.unlink(fifo)
+    except FileNotFoundError:
+        pass
     return fd
 
 

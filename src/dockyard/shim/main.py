@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -18,7 +17,6 @@ import termios
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from dockyard.runtime import syscalls as sc
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
 from dockyard.shim.loop import Loop, spawn
@@ -28,7 +26,7 @@ from dockyard.shim.server import Shim, stdio_for, write_atomic
 from dockyard.shim.worker import Done, Worker, fork_worker
 
 if TYPE_CHECKING:
-    from dockyard.shim.zygote import ShimRequest
+    from dockyard.shim.request import ShimRequest
 
 __all__ = ["run_shim", "MERGE_AGAIN_AFTER"]
 
@@ -57,9 +55,8 @@ class _Result:
 
 
 def _prepare_process(req: ShimRequest) -> None:
-    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the spare did already; a direct caller may not have
-    for sig in (signal.SIGPIPE, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
+    """Our own stdio and cwd.  (The spare made us a subreaper with default SIGCHLD; SIGPIPE, SIGHUP
+    and SIGINT stay ignored, as in the zygote we were forked from.)"""
     os.chdir("/")
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -69,8 +66,10 @@ def _prepare_process(req: ShimRequest) -> None:
     os.dup2(log, 2)
     os.close(log)
     for name in ("exit.json", "shim.sock"):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(os.path.join(req.shim_dir, name))
+        except FileNotFoundError:
+            pass
 
 
 def _listen(path: str) -> socket.socket:
@@ -81,30 +80,37 @@ def _listen(path: str) -> socket.socket:
     return sock
 
 
-def run_shim(req: ShimRequest, result_fd: int, worker: Worker, *, loop: Loop | None = None) -> None:
+def run_shim(req: ShimRequest, job: bytes, result_fd: int, worker: Worker, *, loop: Loop | None = None) -> None:
     """The shim process's whole life; reports on result_fd once created (or failed).
 
-    worker (see ``worker.py``) creates the container; loop may be prepared ahead of the request.
+    job is req as the zygote sent it, for the worker (see ``worker.py``), which creates the
+    container; loop may be prepared ahead of the request.  The shim's directory exists
+    (``Zygote.spawn`` made it).
     """
     loop = loop or Loop()
     sock_path = os.path.join(req.shim_dir, "shim.sock")
     ready: dict[str, Any] = {}
     result = _Result(result_fd)
     try:
-        loop.run_until(spawn(_shim_main(req, result, worker, sock_path, ready)))
+        shim = _setup(req, job, result, worker, sock_path, ready)
+        if shim is not None:
+            loop.run_until(spawn(_serve(shim, result, ready["listener"])))
     except BaseException as e:  # noqa: BLE001 - the shim ends here either way
         traceback.print_exc()
         result.send({"ok": False, "error": f"shim: {e}"})
     finally:
-        with contextlib.suppress(OSError):
+        try:
             if "ino" in ready and os.stat(sock_path).st_ino == ready["ino"]:  # a newer shim may own it now
                 os.unlink(sock_path)
+        except OSError:
+            pass
         loop.close()
 
 
-async def _shim_main(req: ShimRequest, result: _Result, worker: Worker, sock_path: str,
-                     ready: dict[str, Any]) -> None:
-    os.makedirs(req.shim_dir, 0o711, exist_ok=True)
+def _setup(req: ShimRequest, job: bytes, result: _Result, worker: Worker, sock_path: str,
+           ready: dict[str, Any]) -> Shim | None:
+    """Everything up to a created container (blocking: nothing else can happen before it exists);
+    None if it failed (reported)."""
     _prepare_process(req)
     runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
     try:  # before anything exists, so that a bad log path fails the spawn cleanly
@@ -113,11 +119,10 @@ async def _shim_main(req: ShimRequest, result: _Result, worker: Worker, sock_pat
     except OSError as e:
         worker.discard()
         result.send({"ok": False, "error": f"shim: open log {req.log_path}: {e.strerror}"})
-        return
+        return None
     stdio, child_ends, outputs, stdin_w = stdio_for(req.tty, req.open_stdin)
     try:
-        # Blocking on purpose: nothing else can happen before the container exists.
-        created = _create(req, worker, stdio, sock_path, ready)
+        created = _create(req, job, worker, stdio, sock_path, ready)
     except Exception as e:  # noqa: BLE001 - reported, then this process ends
         if "listener" in ready:
             ready["listener"].close()
@@ -128,7 +133,7 @@ async def _shim_main(req: ShimRequest, result: _Result, worker: Worker, sock_pat
             result.send({"ok": False, "error": e.message, "create": True})
         else:
             result.send({"ok": False, "error": f"shim: {e}"})
-        return
+        return None
     finally:
         for fd in child_ends:
             os.close(fd)
@@ -139,24 +144,26 @@ async def _shim_main(req: ShimRequest, result: _Result, worker: Worker, sock_pat
             with contextlib.suppress(OSError):
                 fcntl.ioctl(created.console_fd, termios.TIOCSWINSZ,
                             struct.pack("HHHH", req.console_height, req.console_width, 0, 0))
-    shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, created.cgroups_path, log)
+    return Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, created.cgroups_path, log)
+
+
+async def _serve(shim: Shim, result: _Result, listener: socket.socket) -> None:
     # Our mappings are mergeable since the zygote's fork (memmerge.py); the ones made since, soon.
     shim.loop.call_later(MERGE_AGAIN_AFTER, merge_new_mappings)
     try:
         # Report only once the server accepts: the engine's next call (start) then waits for nothing.
-        await shim.serve(ready["listener"], lambda: result.send(
-            {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid}))
+        await shim.serve(listener, lambda: result.send(
+            {"ok": True, "shim_pid": os.getpid(), "container_pid": shim.pid}))
     except BaseException:
         if not result.sent:  # nobody will ever hear of this container: do not leave it behind
             with contextlib.suppress(OSError):
-                os.kill(created.pid, signal.SIGKILL)
+                os.kill(shim.pid, signal.SIGKILL)
         raise
 
 
-def _create(req: ShimRequest, worker: Worker, stdio: tuple[int, int, int], sock_path: str,
+def _create(req: ShimRequest, job: bytes, worker: Worker, stdio: tuple[int, int, int], sock_path: str,
             ready: dict[str, Any]) -> Done:
     """The worker creates the container while we write our pid file and open our socket."""
-    job = json.dumps(vars(req)).encode()
     with contextlib.suppress(OSError):  # it may still be warming up at low priority
         os.setpriority(os.PRIO_PROCESS, worker.pid, os.getpriority(os.PRIO_PROCESS, 0))
     try:
@@ -165,7 +172,7 @@ def _create(req: ShimRequest, worker: Worker, stdio: tuple[int, int, int], sock_
         worker.discard()
         worker = fork_worker(warm=False)
         worker.send_job(job, stdio, 1)
-    write_atomic(os.path.join(req.shim_dir, "shim.pid"), str(os.getpid()).encode())
+    write_atomic(os.path.join(req.shim_dir, "shim.pid"), b"%d" % os.getpid())
     ready["listener"] = _listen(sock_path)
     ready["ino"] = os.stat(sock_path).st_ino
     return worker.result()

@@ -81,8 +81,9 @@ class BuiltinRuntime(ShimRuntime):
         return Created(c.pid, c.console_fd)
 
     async def start(self, run: Runner) -> None:
-        # Reply as soon as the init is released; its "0" is collected in the background.
-        fd = lifecycle.open_gate(self.root, self.id)
+        # Reply as soon as the init is released; its "0" is collected in the background.  The shim
+        # only starts a created init it has not reaped: no state file to read (pages to touch) here.
+        fd = lifecycle.release_gate(self.root, self.id)
         loop = current()
 
         def collected() -> None:

@@ -32,9 +32,15 @@ _UNCLAIMED_MAX = 256    # exit statuses of children not (yet) known, e.g. an exe
 
 
 def write_atomic(path: str, data: bytes) -> None:
+    # os calls, not open(): in a shim every page touched is a private copy, and io's are many
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 

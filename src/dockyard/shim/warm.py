@@ -19,7 +19,6 @@ all run.  Anything going wrong only leaves the zygote colder.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -30,6 +29,7 @@ from typing import Any
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
 from dockyard.shim.loop import Loop, Stream, spawn
+from dockyard.shim.request import ShimRequest, decode_request, encode_request
 from dockyard.shim.runtimes import Created, Runner, ShimRuntime, make_runtime
 from dockyard.shim.server import Shim, stdio_for
 
@@ -102,12 +102,9 @@ async def _client(path: str, shim: Shim) -> None:
 
 
 def _round(tmp: str) -> None:
-    req_json = json.dumps({"container_id": "warm", "bundle": tmp, "shim_dir": tmp,
-                           "log_path": os.path.join(tmp, "log"), "log_driver": "json-file", "runtime": "",
-                           "tty": False, "open_stdin": True, "stdin_once": True})
-    from dockyard.shim.zygote import ShimRequest  # (imports this module)
-    req = ShimRequest(**json.loads(req_json))
-    json.dumps(vars(req))
+    req = decode_request(encode_request(ShimRequest(
+        container_id="warm", bundle=tmp, shim_dir=tmp, log_path=os.path.join(tmp, "log"), log_driver="json-file",
+        runtime="", tty=False, open_stdin=True, stdin_once=True)))
     make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
     loop = Loop()
     try:

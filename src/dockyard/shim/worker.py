@@ -13,7 +13,7 @@ subreaper, so the shim reaps it and gets its exit status as before.
 
     shim (subreaper)                        worker (forked ahead of need)
     fork_worker() ────────────────────────► prefork the init's child, warm up; wait
-    JOB {ShimRequest} + fds [stdin, stdout,
+    JOB (request.py) + fds [stdin, stdout,
       stderr, shim.log] ──────────────────► runtime.create(...)
     (meanwhile: shim.pid, shim.json, listen)
     ◄───────────────────────────────────── DONE {"ok":true,"pid":N} [+ pty master]
@@ -36,7 +36,9 @@ from typing import Any
 
 from dockyard.runtime import spawn
 from dockyard.shim import protocol as proto
+from dockyard.shim.request import decode_request
 from dockyard.shim.runtimes import BUILTIN, CreateFailed, make_runtime
+from dockyard.shim.server import write_atomic
 
 __all__ = ["Done", "Worker", "fork_worker"]
 
@@ -54,8 +56,8 @@ class Worker:
     sock: socket.socket
 
     def send_job(self, job: bytes, stdio: tuple[int, int, int], log_fd: int) -> None:
-        """Have the worker create the container: job is the ShimRequest as JSON (OSError if the
-        worker is gone)."""
+        """Have the worker create the container: job is the ShimRequest as encoded by
+        ``request.encode_request`` (OSError if the worker is gone)."""
         socket.send_fds(self.sock, [job], [*stdio, log_fd])
 
     def result(self) -> Done:
@@ -107,13 +109,6 @@ def _cgroups_path(bundle: str) -> str:
         return ""
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def _worker_main(sock: socket.socket, warm: bool) -> None:
     prefork: spawn.Prefork | None = None
     if warm:
@@ -132,17 +127,16 @@ def _worker_main(sock: socket.socket, warm: bool) -> None:
     os.close(log)
     out: list[int] = []
     try:
-        req = json.loads(msg)
-        shim_dir = req["shim_dir"]
-        cgroups_path = _cgroups_path(req["bundle"])
+        req = decode_request(msg)
+        cgroups_path = _cgroups_path(req.bundle)
         # What `delete` needs, there before anything it would have to clean up.
-        _write_atomic(os.path.join(shim_dir, "shim.json"), json.dumps({
-            "container_id": req["container_id"], "runtime": req["runtime"] or BUILTIN,
-            "runtime_root": os.path.join(shim_dir, "runtime"), "bundle": req["bundle"],
+        write_atomic(os.path.join(req.shim_dir, "shim.json"), json.dumps({
+            "container_id": req.container_id, "runtime": req.runtime or BUILTIN,
+            "runtime_root": os.path.join(req.shim_dir, "runtime"), "bundle": req.bundle,
             "cgroups_path": cgroups_path}).encode())
-        runtime = make_runtime(req["runtime"], req["container_id"], req["bundle"], shim_dir)
+        runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
         pre, prefork = prefork, None   # create consumes it, whatever happens
-        created = runtime.create((stdin, stdout, stderr), bool(req["tty"]), None, pre)
+        created = runtime.create((stdin, stdout, stderr), req.tty, None, pre)
         reply: dict[str, Any] = {"ok": True, "pid": created.pid, "cgroups_path": cgroups_path}
         if created.console_fd is not None:
             out.append(created.console_fd)

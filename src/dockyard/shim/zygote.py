@@ -2,12 +2,13 @@
 
 ::
 
-    daemon (asyncio)                 zygote (SIGCHLD ignored)       spare shim (setsid, waiting)
-    Zygote.start() ── fork ────────► fork a spare ────────────────► recv on its channel
+    daemon (asyncio)                 zygote (SIGCHLD ignored)       spare shim (setsid, subreaper)
+    Zygote.start() ── fork ────────► rehearse, freeze, fork a ────► fork its worker (worker.py),
+                                     spare                          recv on its channel
     spawn(req):
       socketpair(ours, theirs)
-      REQUEST {json} + theirs ─────► pass it on to the spare ──────► subreaper, stdio, runtime create,
-                                     fork the next spare             listen shim.sock
+      REQUEST (request.py) + theirs ► pass it on to the spare ──────► stdio, the worker creates the
+                                     fork the next spare             container, listen shim.sock
       ◄──────────────────────────────────────────────────────────── RESULT line on `theirs`
       {"ok":true,"shim_pid":..,"container_pid":..} | {"ok":false,"error":..,"create":true}
 
@@ -18,19 +19,28 @@ the daemon's end of its socket closes (daemon exit or SIGKILL), and the shims
 are then reparented to init and keep running (the kernel reaps them meanwhile,
 as the zygote ignores SIGCHLD).  Requests travel as one SOCK_SEQPACKET message
 each, so concurrent spawns need no locking.
+
+Memory: a shim lives as long as its container, and every page of the zygote it
+writes becomes its own copy (CPython writes reference counts even where it only
+reads).  So the zygote rehearses a shim's life before it freezes its heap
+(``warm.py``), a shim leaves the container's creation to a worker that exits
+(``worker.py``), serves on a small loop (``loop.py``), and is forked with a bare
+fork(2): CPython's own after-fork work (threading's and logging's at-fork hooks)
+copied ~0.5 MiB of pages per shim, and the zygote, single-threaded, needs none
+of it.  The spare inherits the zygote's ignored SIGINT, SIGPIPE and SIGHUP.
 """
 
 from __future__ import annotations
 
+import _signal
 import asyncio
 import contextlib
 import gc
-import json
 import os
 import signal
 import socket
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 # Imported here so every shim starts with the runtime already loaded.
 import dockyard.runtime.cgroups  # noqa: F401
@@ -43,26 +53,10 @@ from dockyard.shim.loop import Loop
 from dockyard.shim.main import run_shim
 from dockyard.shim.memmerge import make_mergeable
 from dockyard.shim.protocol import RuntimeCreateError, ShimError
+from dockyard.shim.request import ShimRequest, decode_request, encode_request
 from dockyard.shim.worker import Worker, fork_worker
 
 __all__ = ["ShimRequest", "ShimSpawned", "RuntimeCreateError", "ShimError", "Zygote"]
-
-
-@dataclass(frozen=True)
-class ShimRequest:
-    container_id: str
-    bundle: str            # dir with config.json and rootfs/
-    shim_dir: str          # short dir for shim.sock, exit.json, shim.pid, runtime state
-    log_path: str          # json-file log path ('' if log_driver == 'none')
-    log_driver: str        # 'json-file' | 'none'
-    runtime: str           # 'dockyard' (built-in, in-process) or a runc-compatible binary
-    tty: bool
-    open_stdin: bool
-    stdin_once: bool
-    console_width: int = 0
-    console_height: int = 0
-    log_max_size: int = -1     # json-file rotation (--log-opt max-size, bytes); -1: never
-    log_max_files: int = 1     # --log-opt max-file: the current file and rotated ones
 
 
 @dataclass(frozen=True)
@@ -82,7 +76,8 @@ def _spare_main(chan: socket.socket) -> None:
     worker: Worker | None = None
     try:
         os.setsid()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # Our children's exit statuses are ours to collect (_signal: signal's enum wrappers cost pages).
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         # Before the worker forks the container's init: orphaned, the init becomes our child.
         sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         # Get ready at the lowest priority: only idle CPU, never a running container's.
@@ -100,7 +95,7 @@ def _spare_main(chan: socket.socket) -> None:
             os.close(fd)
         try:
             w, worker = worker, None
-            run_shim(ShimRequest(**json.loads(msg)), result_fd, w, loop=loop)
+            run_shim(decode_request(msg), msg, result_fd, w, loop=loop)
         except BaseException as e:  # noqa: BLE001
             traceback.print_exc()
             with contextlib.suppress(OSError):
@@ -184,13 +179,12 @@ class Zygote:
 
     async def spawn(self, req: ShimRequest) -> ShimSpawned:
         """Start a shim; returns once the container is created and shim.sock listens."""
-        req = ShimRequest(**{**asdict(req), "bundle": os.path.abspath(req.bundle),
-                             "shim_dir": os.path.abspath(req.shim_dir),
-                             "log_path": os.path.abspath(req.log_path) if req.log_path else ""})
+        req = replace(req, bundle=os.path.abspath(req.bundle), shim_dir=os.path.abspath(req.shim_dir),
+                      log_path=os.path.abspath(req.log_path) if req.log_path else "")
         os.makedirs(req.shim_dir, 0o711, exist_ok=True)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            socket.send_fds(self._sock, [json.dumps(asdict(req)).encode()], [theirs.fileno()])
+            socket.send_fds(self._sock, [encode_request(req)], [theirs.fileno()])
         except OSError as e:
             ours.close()
             raise ShimError(f"the zygote is gone: {e}") from None
