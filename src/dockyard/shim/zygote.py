@@ -33,7 +33,6 @@ of it.  The spare inherits the zygote's ignored SIGINT, SIGPIPE and SIGHUP.
 from __future__ import annotations
 
 import _signal
-import asyncio
 import contextlib
 import gc
 import os
@@ -190,6 +189,7 @@ class Zygote:
             raise ShimError(f"the zygote is gone: {e}") from None
         finally:
             theirs.close()
+        import asyncio  # here: the zygote itself never imports it (its shims would carry it)
         reader, writer = await asyncio.open_connection(sock=ours)
         try:
             line = await reader.readline()
