@@ -190,9 +190,15 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     _check(_libc.syscall(_nr("capset"), ctypes.byref(hdr), ctypes.byref(data)), "capset")
 
 
+_cap_last: list[int] = []
+
+
 def cap_last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return 40
+    """The kernel's highest capability number; read once (forks inherit it)."""
+    if not _cap_last:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _cap_last.append(int(f.read()))
+        except OSError:
+            return 40
+    return _cap_last[0]

@@ -124,6 +124,7 @@ def _zygote_main(sock: socket.socket) -> None:
     os.dup2(null, 0)
     os.close(null)
     _close_fds_except(sock.fileno())
+    spawn.use_bare_fork()   # we and all we fork stay single-threaded (see the module docstring)
     with contextlib.suppress(Exception):
         spawn.warm_up()  # caches (cgroup hierarchies) and pages every shim then shares
     warm.rehearse()      # a shim's own code, run once here rather than in every shim (warm.py)
