@@ -97,8 +97,8 @@ def exec_process(root: str, container_id: str, process: Process | dict[str, Any]
     process.terminal the pty (from the container's devpts) master is returned.
     target: from ``exec_target`` for this container, kept by the caller (else looked up now).
     """
-    if isinstance(process, dict):
-        process = Process.from_dict(process)
+    if isinstance(process, Process):
+        process = process.to_dict()
     if target is None:
         target = exec_target(root, container_id)
         try:
@@ -111,10 +111,13 @@ def exec_process(root: str, container_id: str, process: Process | dict[str, Any]
     return _exec(target, process, stdio, timeout, on_forked)
 
 
-def _exec(target: ExecTarget, process: Process, stdio: tuple[int, int, int] | None, timeout: float,
+def _exec(target: ExecTarget, process: dict[str, Any], stdio: tuple[int, int, int] | None, timeout: float,
           on_forked: Callable[[int], None] | None) -> Created:
+    # The process goes to the child as it came: the child parses (and checks) it, and its
+    # errors come back as CreateError like any other; parsing it here too would only cost time
+    # and, in a shim, pages.
     ns = NsPlan(joins=(), unshare_flags=0, kinds=frozenset(), pid=target.pid_ns)
-    setup = {"mode": "exec", "bundle": target.state.bundle, "process": process.to_dict(),
+    setup = {"mode": "exec", "bundle": target.state.bundle, "process": process,
              "stdio": stdio is not None, "ns_flags": [flag for _, flag in target.ns_fds]}
     return _launch(setup, [*(stdio or ()), *(fd for fd, _ in target.ns_fds)], ns,
                    target.cgroup.add_process if target.cgroup is not None else None, timeout, on_forked)
