@@ -263,7 +263,6 @@ class Stream:
         self._closing = False
         self._closed = False
         self._readable: Waiter | None = None
-        self._drained: Waiter | None = None
 
     # -- reading -------------------------------------------------------------------------------
     async def readline(self, limit: int) -> bytes:
@@ -345,19 +344,11 @@ class Stream:
         if self._wbuf:
             return
         current().remove_writer(self.fd)
-        if self._drained is not None:
-            self._drained.set_result(None)
-            self._drained = None
         if self._closing:
             self._close_now()
 
     def buffer_size(self) -> int:
         return len(self._wbuf)
-
-    async def drain(self) -> None:
-        if self._wbuf and not self._closed:
-            self._drained = Waiter()
-            await self._drained
 
     # -- closing -------------------------------------------------------------------------------
     def is_closing(self) -> bool:
@@ -379,7 +370,6 @@ class Stream:
         loop.remove_writer(self.fd)
         self.sock.close()
         self._eof = True
-        for w in (self._readable, self._drained):
-            if w is not None:
-                w.set_result(None)
-        self._readable = self._drained = None
+        if self._readable is not None:
+            self._readable.set_result(None)
+            self._readable = None

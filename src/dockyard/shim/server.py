@@ -1,9 +1,10 @@
 """The per-container shim: holds the container's stdio, logs it, records its exit, serves shim.sock.
 
 Runs in its own session (forked by the zygote), as the child subreaper of the
-container, single-threaded on its own small event loop (``loop.py``).  It outlives the daemon: SIGPIPE
-and SIGHUP are ignored, clients that stop reading lose output past a bounded
-buffer instead of stalling the container.  Protocol: ``protocol.py``.
+container, single-threaded on its own small event loop (``loop.py``).  It
+outlives the daemon: SIGPIPE and SIGHUP are ignored, clients that stop reading
+lose output past a bounded buffer instead of stalling the container.
+Protocol: ``protocol.py``.
 """
 
 from __future__ import annotations

@@ -14,10 +14,10 @@ subreaper, so the shim reaps it and gets its exit status as before.
     shim (subreaper)                        worker (forked ahead of need)
     fork_worker() ────────────────────────► prefork the init's child, warm up; wait
     JOB (request.py) + fds [stdin, stdout,
-      stderr, shim.log] ──────────────────► runtime.create(...)
-    (meanwhile: shim.pid, shim.json, listen)
-    ◄───────────────────────────────────── DONE {"ok":true,"pid":N} [+ pty master]
-                                           | {"ok":false,"error":..,"create":B}
+      stderr, shim.log] ──────────────────► shim.json, runtime.create(...)
+    (meanwhile: shim.pid, listen)
+    ◄───────────────────────────────────── DONE {"ok":true,"pid":N,"cgroups_path":P}
+                                           [+ pty master] | {"ok":false,"error":..,"create":B}
     (its SIGCHLD handler reaps the worker)  exit: the init now belongs to the shim
 
 EOF instead of DONE: the worker died (its traceback is in shim.log).
