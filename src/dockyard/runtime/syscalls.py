@@ -23,7 +23,7 @@ __all__ = [
     "PR_SET_CHILD_SUBREAPER", "PR_CAP_AMBIENT", "PR_CAP_AMBIENT_RAISE",
     "PR_CAP_AMBIENT_CLEAR_ALL",
     "mount", "umount2", "pivot_root", "unshare", "setns", "sethostname", "setdomainname",
-    "prctl", "capget", "capset", "cap_last_cap", "MADV_MERGEABLE", "madvise", "bare_fork",
+    "prctl", "capget", "capset", "cap_last_cap", "MADV_MERGEABLE", "madvise", "bare_fork", "malloc_trim",
 ]
 
 # mount(2) flags
@@ -167,6 +167,13 @@ def bare_fork() -> int:
     in a fork of a big process those hooks alone copy ~0.5 MiB of shared pages (see
     ``shim/zygote.py``).  0 in the child, the child's pid in the parent."""
     return _check(_libc.fork(), "fork")
+
+
+def malloc_trim() -> None:
+    """Give the C heap's free pages back to the kernel (glibc; a no-op elsewhere)."""
+    trim = getattr(_libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:

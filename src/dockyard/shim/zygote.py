@@ -131,6 +131,7 @@ def _zygote_main(sock: socket.socket) -> None:
     make_mergeable()  # inherited by every shim (memmerge.py)
     gc.collect()
     gc.freeze()  # shims share these pages; keep their collector from touching (copying) them
+    sc.malloc_trim()  # what the warm-ups freed: every shim would map (and count) it otherwise
     priority = os.getpriority(os.PRIO_PROCESS, 0)
     spare_pid, spare = _fork_spare(sock)
     while True:
