@@ -25,7 +25,7 @@ writes becomes its own copy (CPython writes reference counts even where it only
 reads).  So the zygote rehearses a shim's life before it freezes its heap
 (``warm.py``), a shim leaves the container's creation to a worker that exits
 (``worker.py``), serves on a small loop (``loop.py``), and is forked with a bare
-fork(2): CPython's own after-fork work (threading's and logging's at-fork hooks)
+fork(2): CPython's own after-fork work (threading's and random's at-fork hooks)
 copied ~0.5 MiB of pages per shim, and the zygote, single-threaded, needs none
 of it.  The spare inherits the zygote's ignored SIGINT, SIGPIPE and SIGHUP.
 """
