@@ -8,9 +8,7 @@ a container and no interpreter is started per container.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -65,9 +63,6 @@ def _write_pidfile(path: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    level = logging.DEBUG if args.debug else getattr(logging, args.log_level.upper().replace("FATAL", "CRITICAL"),
-                                                     logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if os.geteuid() != 0:
         print("dockyard daemon: must run as root", file=sys.stderr)
         return 1
@@ -75,9 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     socket_path = _socket_path(hosts[0])
     _write_pidfile(args.pidfile)
 
-    # Fork the zygote before anything can start a thread.
+    # Fork the zygote before anything can start a thread, and before this process imports what
+    # only the daemon needs (asyncio, the engine): every shim is a fork of the zygote and shares
+    # its pages, so what it holds costs every container (asyncio alone is ~4 MiB).
     from dockyard.shim.zygote import Zygote
     zygote = Zygote.start()
+    import asyncio
+    import logging
+    level = logging.DEBUG if args.debug else getattr(logging, args.log_level.upper().replace("FATAL", "CRITICAL"),
+                                                     logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(_serve(args, socket_path, zygote))
     finally:
@@ -88,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
+    import asyncio
+    import logging
+
     from dockyard.api.handlers.build import BuildHandlers
     from dockyard.api.handlers.containers import ContainerHandlers
     from dockyard.api.handlers.events import EventHandlers

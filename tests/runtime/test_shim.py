@@ -245,6 +245,32 @@ def test_wait_after_the_shim_left(shims: Shims) -> None:
     asyncio.run(main())
 
 
+def _ppid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def test_the_init_is_the_shims_child_once_its_worker_is_gone(shims: Shims) -> None:
+    """The worker that created the container exits; the kernel hands the init to the shim (a
+    child subreaper), which alone supervises it from then on."""
+    async def main() -> None:
+        d = await shims.spawn(shims.config(["sleep", "100"]))
+        await client.start(d)
+        shim_pid = int(Path(d, "shim.pid").read_text())
+        init_pid = (await client.state(d))["pid"]
+        parent, children = 0, [""]
+        for _ in range(250):   # the worker reports, then exits (the shim does not wait for that)
+            parent = _ppid(init_pid)
+            children = Path(f"/proc/{shim_pid}/task/{shim_pid}/children").read_text().split()
+            if parent == shim_pid and children == [str(init_pid)]:
+                break
+            await asyncio.sleep(0.02)
+        assert (parent, children) == (shim_pid, [str(init_pid)])
+        await client.kill(d, signal.SIGKILL)
+        assert (await asyncio.wait_for(client.wait(d), 20)).exit_code == 137
+    asyncio.run(main())
+
+
 OWNER = """
 import asyncio, json, sys, time
 sys.path.insert(0, {here!r})

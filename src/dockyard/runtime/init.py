@@ -11,12 +11,12 @@ happen in the child, no threads exist, and every exit is ``os._exit``.
 
 from __future__ import annotations
 
+import _signal
 import fcntl
 import gc
 import json
 import os
 import resource
-import signal
 import socket
 import stat
 import struct
@@ -97,16 +97,19 @@ def join_cgroup(ctx: ChildContext) -> None:
 # -- helpers ----------------------------------------------------------------------------------
 
 def _reset_signals() -> None:
-    """Default dispositions, empty mask: the shim ignores SIGPIPE/SIGHUP and must not pass that on."""
-    signal.set_wakeup_fd(-1)
-    for sig in range(1, signal.NSIG):
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
+    """Default dispositions, empty mask: the shim ignores SIGPIPE/SIGHUP and must not pass that on.
+
+    _signal's calls, not signal's: those convert to and from enums each time, ~60 times here, in
+    a fresh fork where every page that Python code touches is a copy-on-write fault."""
+    _signal.set_wakeup_fd(-1)
+    for sig in range(1, _signal.NSIG):
+        if sig in (_signal.SIGKILL, _signal.SIGSTOP):
             continue
         try:
-            signal.signal(sig, signal.SIG_DFL)
+            _signal.signal(sig, _signal.SIG_DFL)
         except (OSError, ValueError):
             pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
 
 
 def _install_stdio(stdio: tuple[int, int, int]) -> None:
@@ -338,6 +341,7 @@ def warm_up() -> None:
     for m in spec.mounts:
         rfs.parse_mount_options(m.options)
     sync.describe(OSError(2, "No such file or directory", "/x"))
+    sc.cap_last_cap()   # cached: every child inherits the answer
 
 
 def child_main(sock: socket.socket, warm: bool = False) -> NoReturn:

@@ -25,6 +25,7 @@ from dockyard.oci.runtime_spec import State
 __all__ = [
     "Status", "ContainerState", "FIFO_NAME", "STATE_NAME", "validate_id", "state_dir", "proc_start_time",
     "load", "observe", "oci_state", "start", "kill", "delete", "parse_signal", "remove_cgroup", "set_paused", "open_gate",
+    "release_gate", "status_of",
 ]
 
 FIFO_NAME = "exec.fifo"
@@ -100,7 +101,8 @@ def load(root: str, cid: str) -> ContainerState:
         raise NotFound(f"container does not exist: {cid}") from None
 
 
-def _status_of(root: str, st: ContainerState) -> Status:
+def status_of(root: str, st: ContainerState) -> Status:
+    """The status of the container `st` describes, observed now."""
     seen = proc_start_time(st.pid)
     if seen is None or seen[0] != st.start_time or seen[1] in ("Z", "X"):
         return Status.STOPPED
@@ -113,7 +115,7 @@ def _status_of(root: str, st: ContainerState) -> Status:
 
 def observe(root: str, cid: str) -> tuple[ContainerState, Status]:
     st = load(root, cid)
-    return st, _status_of(root, st)
+    return st, status_of(root, st)
 
 
 def oci_state(root: str, cid: str) -> State:
@@ -133,10 +135,18 @@ def open_gate(root: str, cid: str) -> int:
     if not status.can_start:
         raise InvalidState("cannot start a container that has stopped" if status is Status.STOPPED
                            else f"cannot start an already {status.value} container")
+    return release_gate(root, cid)
+
+
+def release_gate(root: str, cid: str) -> int:
+    """``open_gate`` without reading the state first: for a caller that knows the init is created
+    and waiting (the shim, which reaps it).  FileNotFoundError once it was released."""
     fifo = os.path.join(state_dir(root, cid), FIFO_NAME)
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.unlink(fifo)
+    except FileNotFoundError:
+        pass
     return fd
 
 
@@ -152,7 +162,7 @@ def start(root: str, cid: str, timeout: float = 30.0) -> None:
                 if os.read(fd, 1):
                     return
                 raise InvalidState("container init exited before it could be started")
-            if _status_of(root, st) is Status.STOPPED:
+            if status_of(root, st) is Status.STOPPED:
                 raise InvalidState("cannot start a container that has stopped")
             if time.monotonic() > deadline:
                 raise InvalidState("timed out starting the container")
@@ -205,7 +215,7 @@ def set_paused(root: str, cid: str, paused: bool) -> None:
 
 def _wait_gone(root: str, st: ContainerState, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while _status_of(root, st) is not Status.STOPPED and time.monotonic() < deadline:
+    while status_of(root, st) is not Status.STOPPED and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(st.pid, os.WNOHANG)
         time.sleep(0.005)

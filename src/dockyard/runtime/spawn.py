@@ -22,11 +22,12 @@ from typing import Any
 from dockyard.errors import Conflict
 from dockyard.oci.runtime_spec import Spec
 from dockyard.runtime import lifecycle, sync
+from dockyard.runtime import syscalls as sc
 from dockyard.runtime.init import child_main, template_spec
 from dockyard.runtime.init import warm_up as init_warm_up
 from dockyard.runtime.namespaces import NsPlan, pid_for_children, plan_namespaces
 
-__all__ = ["Created", "CreateError", "Prefork", "load_spec", "create", "prefork", "warm_up"]
+__all__ = ["Created", "CreateError", "Prefork", "load_spec", "create", "prefork", "warm_up", "use_bare_fork"]
 
 
 class CreateError(Exception):
@@ -80,11 +81,23 @@ class Prefork:
         _reap_or_kill(self.pid)
 
 
+_bare_fork = False
+
+
+def use_bare_fork(on: bool = True) -> None:
+    """Fork children without CPython's after-fork work (``syscalls.bare_fork``): for a process that
+    is and stays single-threaded (the zygote and what it forks).  The child runs the init's steps
+    and execs; the hooks it skips (threading's, random's) only copied pages it was about to drop,
+    ~0.3 ms of page faults on every create and exec."""
+    global _bare_fork
+    _bare_fork = on
+
+
 def _fork_child(ns: NsPlan, warm: bool = False) -> tuple[int, socket.socket]:
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         with pid_for_children(ns):
-            pid = os.fork()
+            pid = sc.bare_fork() if _bare_fork else os.fork()
             if pid == 0:
                 parent_sock.close()
                 child_main(child_sock, warm)

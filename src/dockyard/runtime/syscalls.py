@@ -23,7 +23,7 @@ __all__ = [
     "PR_SET_CHILD_SUBREAPER", "PR_CAP_AMBIENT", "PR_CAP_AMBIENT_RAISE",
     "PR_CAP_AMBIENT_CLEAR_ALL",
     "mount", "umount2", "pivot_root", "unshare", "setns", "sethostname", "setdomainname",
-    "prctl", "capget", "capset", "cap_last_cap", "MADV_MERGEABLE", "madvise",
+    "prctl", "capget", "capset", "cap_last_cap", "MADV_MERGEABLE", "madvise", "bare_fork", "malloc_trim",
 ]
 
 # mount(2) flags
@@ -90,6 +90,7 @@ _libc.setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.syscall.restype = ctypes.c_long
 _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+_libc.fork.argtypes = []
 
 
 class _CapHeader(ctypes.Structure):
@@ -158,6 +159,23 @@ def madvise(addr: int, length: int, advice: int) -> None:
     _check(_libc.madvise(addr, length, advice), "madvise")
 
 
+def bare_fork() -> int:
+    """fork(2) without CPython's own before/after-fork work (``os.register_at_fork`` hooks:
+    threading's bookkeeping, random's reseed, logging's locks; lock re-initialisation).
+
+    Only for a single-threaded caller whose child needs none of that.  The point is memory:
+    in a fork of a big process those hooks alone copy ~0.5 MiB of shared pages (see
+    ``shim/zygote.py``).  0 in the child, the child's pid in the parent."""
+    return _check(_libc.fork(), "fork")
+
+
+def malloc_trim() -> None:
+    """Give the C heap's free pages back to the kernel (glibc; a no-op elsewhere)."""
+    trim = getattr(_libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) as 64-bit masks."""
     hdr = _CapHeader(_LINUX_CAPABILITY_VERSION_3, pid)
@@ -179,9 +197,15 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     _check(_libc.syscall(_nr("capset"), ctypes.byref(hdr), ctypes.byref(data)), "capset")
 
 
+_cap_last: list[int] = []
+
+
 def cap_last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return 40
+    """The kernel's highest capability number; read once (forks inherit it)."""
+    if not _cap_last:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _cap_last.append(int(f.read()))
+        except OSError:
+            return 40
+    return _cap_last[0]

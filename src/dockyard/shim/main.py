@@ -1,15 +1,14 @@
 """The shim process: its setup, the container's creation, then serving until the container is done.
 
-``run_shim`` is what the zygote's spare runs for one request; ``warm_up`` is what
-the spare runs before one arrives (see ``zygote.py``).
+``run_shim`` is what the zygote's spare runs for one request (see ``zygote.py``);
+the container itself is created by the spare's worker (``worker.py``), so that
+the shim, which lives as long as the container, runs as little Python as it can.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import socket
@@ -18,51 +17,20 @@ import termios
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from dockyard.runtime import syscalls as sc
-from dockyard.runtime.spawn import Prefork
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
-from dockyard.shim.memmerge import make_mergeable
+from dockyard.shim.loop import Loop, spawn
+from dockyard.shim.memmerge import merge_new_mappings
 from dockyard.shim.runtimes import CreateFailed, make_runtime
 from dockyard.shim.server import Shim, stdio_for, write_atomic
+from dockyard.shim.worker import Done, Worker, fork_worker
 
 if TYPE_CHECKING:
-    from dockyard.shim.zygote import ShimRequest
+    from dockyard.shim.request import ShimRequest
 
-__all__ = ["run_shim", "warm_up", "MERGE_AGAIN_AFTER"]
+__all__ = ["run_shim", "MERGE_AGAIN_AFTER"]
 
 MERGE_AGAIN_AFTER = 5.0   # seconds: once more for the arenas the first requests allocate
-
-
-async def _warm_up_server() -> None:
-    """One request through an asyncio unix server and client, so a shim's first real one finds
-    that code's pages already private (see ``runtime.init.warm_up``)."""
-    name = f"\0dockyard-shim-warm-{os.getpid()}"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(name)
-    sock.listen(1)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(proto.encode(proto.decode(await reader.readline())))
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_unix_server(handle, sock=sock, limit=proto.MAX_REQUEST)
-    reader, writer = await asyncio.open_unix_connection(name)
-    writer.write(proto.encode({"op": "state"}))
-    await reader.readline()
-    writer.close()
-    server.close()
-    await server.wait_closed()
-
-
-def warm_up(loop: asyncio.AbstractEventLoop) -> None:
-    """Everything a shim does on its critical path that can run ahead of a request."""
-    from dockyard.runtime import spawn
-    spawn.warm_up()
-    with contextlib.suppress(Exception):
-        loop.run_until_complete(_warm_up_server())
-    proto.ExitStatus(0, False, proto.rfc3339nano()).to_dict()
 
 
 class _Result:
@@ -87,9 +55,8 @@ class _Result:
 
 
 def _prepare_process(req: ShimRequest) -> None:
-    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    for sig in (signal.SIGPIPE, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, signal.SIG_IGN)
+    """Our own stdio and cwd.  (The spare made us a subreaper with default SIGCHLD; SIGPIPE, SIGHUP
+    and SIGINT stay ignored, as in the zygote we were forked from.)"""
     os.chdir("/")
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -99,16 +66,10 @@ def _prepare_process(req: ShimRequest) -> None:
     os.dup2(log, 2)
     os.close(log)
     for name in ("exit.json", "shim.sock"):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(os.path.join(req.shim_dir, name))
-
-
-def _cgroups_path(bundle: str) -> str:
-    try:
-        with open(os.path.join(bundle, "config.json")) as f:
-            return str((json.load(f).get("linux") or {}).get("cgroupsPath") or "")
-    except (OSError, ValueError):
-        return ""
+        except FileNotFoundError:
+            pass
 
 
 def _listen(path: str) -> socket.socket:
@@ -119,58 +80,49 @@ def _listen(path: str) -> socket.socket:
     return sock
 
 
-def run_shim(req: ShimRequest, result_fd: int, *, loop: asyncio.AbstractEventLoop | None = None,
-             prefork: Prefork | None = None) -> None:
+def run_shim(req: ShimRequest, job: bytes, result_fd: int, worker: Worker, *, loop: Loop | None = None) -> None:
     """The shim process's whole life; reports on result_fd once created (or failed).
 
-    loop and prefork may be prepared ahead of the request (the zygote's spare shim does).
+    job is req as the zygote sent it, for the worker (see ``worker.py``), which creates the
+    container; loop may be prepared ahead of the request.  The shim's directory exists
+    (``Zygote.spawn`` made it).
     """
-    loop = loop or asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+    loop = loop or Loop()
     sock_path = os.path.join(req.shim_dir, "shim.sock")
     ready: dict[str, Any] = {}
     result = _Result(result_fd)
     try:
-        loop.run_until_complete(_shim_main(req, result, prefork, sock_path, ready))
+        shim = _setup(req, job, result, worker, sock_path, ready)
+        if shim is not None:
+            loop.run_until(spawn(_serve(shim, result, ready["listener"])))
     except BaseException as e:  # noqa: BLE001 - the shim ends here either way
         traceback.print_exc()
         result.send({"ok": False, "error": f"shim: {e}"})
     finally:
-        with contextlib.suppress(OSError):
+        try:
             if "ino" in ready and os.stat(sock_path).st_ino == ready["ino"]:  # a newer shim may own it now
                 os.unlink(sock_path)
+        except OSError:
+            pass
         loop.close()
 
 
-async def _shim_main(req: ShimRequest, result: _Result, prefork: Prefork | None, sock_path: str,
-                     ready: dict[str, Any]) -> None:
-    os.makedirs(req.shim_dir, 0o711, exist_ok=True)
+def _setup(req: ShimRequest, job: bytes, result: _Result, worker: Worker, sock_path: str,
+           ready: dict[str, Any]) -> Shim | None:
+    """Everything up to a created container (blocking: nothing else can happen before it exists);
+    None if it failed (reported)."""
     _prepare_process(req)
     runtime = make_runtime(req.runtime, req.container_id, req.bundle, req.shim_dir)
     try:  # before anything exists, so that a bad log path fails the spawn cleanly
         log = (JsonFileLog(req.log_path, max_size=req.log_max_size, max_files=req.log_max_files)
                if req.log_path and req.log_driver != "none" else None)
     except OSError as e:
-        if prefork is not None:
-            prefork.discard()
+        worker.discard()
         result.send({"ok": False, "error": f"shim: open log {req.log_path}: {e.strerror}"})
-        return
-
-    def meanwhile(pid: int) -> None:
-        """Our own files and socket, written while the container's init sets itself up."""
-        ready["cgroups_path"] = cgroups_path = _cgroups_path(req.bundle)
-        write_atomic(os.path.join(req.shim_dir, "shim.pid"), str(os.getpid()).encode())
-        write_atomic(os.path.join(req.shim_dir, "shim.json"), json.dumps({
-            "container_id": req.container_id, "runtime": req.runtime or "dockyard",
-            "runtime_root": os.path.join(req.shim_dir, "runtime"), "bundle": req.bundle,
-            "cgroups_path": cgroups_path}).encode())
-        ready["listener"] = _listen(sock_path)
-        ready["ino"] = os.stat(sock_path).st_ino
-
+        return None
     stdio, child_ends, outputs, stdin_w = stdio_for(req.tty, req.open_stdin)
     try:
-        # Blocking on purpose: nothing else can happen before the container exists.
-        created = runtime.create(stdio, req.tty, meanwhile, prefork)
+        created = _create(req, job, worker, stdio, sock_path, ready)
     except Exception as e:  # noqa: BLE001 - reported, then this process ends
         if "listener" in ready:
             ready["listener"].close()
@@ -181,7 +133,7 @@ async def _shim_main(req: ShimRequest, result: _Result, prefork: Prefork | None,
             result.send({"ok": False, "error": e.message, "create": True})
         else:
             result.send({"ok": False, "error": f"shim: {e}"})
-        return
+        return None
     finally:
         for fd in child_ends:
             os.close(fd)
@@ -192,16 +144,35 @@ async def _shim_main(req: ShimRequest, result: _Result, prefork: Prefork | None,
             with contextlib.suppress(OSError):
                 fcntl.ioctl(created.console_fd, termios.TIOCSWINSZ,
                             struct.pack("HHHH", req.console_height, req.console_width, 0, 0))
-    shim = Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, ready["cgroups_path"], log)
-    # The container's init is forked: from here on the shim's pages may be shared with its siblings'.
-    asyncio.get_running_loop().call_soon(make_mergeable)
-    asyncio.get_running_loop().call_later(MERGE_AGAIN_AFTER, make_mergeable)
+    return Shim(req, runtime, created.pid, created.console_fd, stdin_w, outputs, created.cgroups_path, log)
+
+
+async def _serve(shim: Shim, result: _Result, listener: socket.socket) -> None:
+    # Our mappings are mergeable since the zygote's fork (memmerge.py); the ones made since, soon.
+    shim.loop.call_later(MERGE_AGAIN_AFTER, merge_new_mappings)
     try:
         # Report only once the server accepts: the engine's next call (start) then waits for nothing.
-        await shim.serve(ready["listener"], lambda: result.send(
-            {"ok": True, "shim_pid": os.getpid(), "container_pid": created.pid}))
+        await shim.serve(listener, lambda: result.send(
+            {"ok": True, "shim_pid": os.getpid(), "container_pid": shim.pid}))
     except BaseException:
         if not result.sent:  # nobody will ever hear of this container: do not leave it behind
             with contextlib.suppress(OSError):
-                os.kill(created.pid, signal.SIGKILL)
+                os.kill(shim.pid, signal.SIGKILL)
         raise
+
+
+def _create(req: ShimRequest, job: bytes, worker: Worker, stdio: tuple[int, int, int], sock_path: str,
+            ready: dict[str, Any]) -> Done:
+    """The worker creates the container while we write our pid file and open our socket."""
+    with contextlib.suppress(OSError):  # it may still be warming up at low priority
+        os.setpriority(os.PRIO_PROCESS, worker.pid, os.getpriority(os.PRIO_PROCESS, 0))
+    try:
+        worker.send_job(job, stdio, 1)
+    except OSError:  # it died (killed?): a cold one does the same, just slower
+        worker.discard()
+        worker = fork_worker(warm=False)
+        worker.send_job(job, stdio, 1)
+    write_atomic(os.path.join(req.shim_dir, "shim.pid"), b"%d" % os.getpid())
+    ready["listener"] = _listen(sock_path)
+    ready["ino"] = os.stat(sock_path).st_ino
+    return worker.result()

@@ -7,20 +7,23 @@ private writable mappings MADV_MERGEABLE lets ksmd fold those copies together
 (measured: ~5.3 → ~1.5 MiB PSS per shim) wherever the host runs ksmd
 (``/sys/kernel/mm/ksm/run`` = 1); where it does not, the advice costs nothing.
 
-Only the shim's own mappings, never a process-wide setting (PR_SET_MEMORY_MERGE
-would be inherited by the container's processes and execs): VMA flags do not
-survive execve, so what the shim forks and executes starts unmerged.  Called
-once the container exists (its init was forked before) and again a little later
-for the arenas its first requests allocate.
+Only mappings, never a process-wide setting (PR_SET_MEMORY_MERGE would be
+inherited by the container's processes and execs): VMA flags do not survive
+execve, so what a shim forks and executes starts unmerged.  The zygote marks its
+own mappings once, before it forks anything, and every shim inherits them (a
+fork copies VMA flags); a shim marks again a little later, for the arenas its
+first requests allocated, if ksmd is running then (reading its maps is not free:
+in a fork every page that touches becomes a private copy).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 from dockyard.runtime import syscalls as sc
 
-__all__ = ["make_mergeable", "mergeable_ranges"]
+__all__ = ["make_mergeable", "mergeable_ranges", "ksm_running", "merge_new_mappings"]
 
 
 def mergeable_ranges(maps_text: str) -> list[tuple[int, int]]:
@@ -54,3 +57,23 @@ def make_mergeable() -> int:
             sc.madvise(start, length, sc.MADV_MERGEABLE)
             total += length
     return total
+
+
+def ksm_running() -> bool:
+    """ksmd is merging (``/sys/kernel/mm/ksm/run`` is 1)."""
+    try:
+        fd = os.open("/sys/kernel/mm/ksm/run", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return os.read(fd, 8).strip() == b"1"
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def merge_new_mappings() -> None:
+    """What a shim calls once it has settled: mark the mappings made since the fork, if ksmd runs."""
+    if ksm_running():
+        make_mergeable()

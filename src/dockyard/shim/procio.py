@@ -13,8 +13,6 @@ last bytes, and ``on_done`` runs.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fcntl
 import os
 import struct
@@ -24,6 +22,7 @@ from collections.abc import Callable
 
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
+from dockyard.shim.loop import Stream, Waiter, current
 
 __all__ = ["CLIENT_BUFFER", "STDIN_BUFFER", "DRAIN_TIMEOUT", "StdinWriter", "AttachClient", "ProcIO"]
 
@@ -41,8 +40,8 @@ class StdinWriter:
         self.buf = bytearray()
         self.closed = False
         self._close_when_empty = False
-        self._drained: asyncio.Future[None] | None = None
-        self._loop = asyncio.get_running_loop()
+        self._drained: Waiter | None = None
+        self._loop = current()
         os.set_blocking(fd, False)
 
     async def write(self, data: bytes) -> None:
@@ -51,7 +50,7 @@ class StdinWriter:
         self.buf += data
         self._flush()
         while len(self.buf) > STDIN_BUFFER and not self.closed:
-            self._drained = self._loop.create_future()
+            self._drained = Waiter()
             await self._drained
 
     def _flush(self) -> None:
@@ -67,7 +66,7 @@ class StdinWriter:
             self._finish()
             return
         self._loop.remove_writer(self.fd)
-        if self._drained is not None and not self._drained.done():
+        if self._drained is not None:
             self._drained.set_result(None)
         if self._close_when_empty:
             self._finish()
@@ -85,30 +84,29 @@ class StdinWriter:
         self._loop.remove_writer(self.fd)
         if self.owns_fd:
             os.close(self.fd)
-        if self._drained is not None and not self._drained.done():
+        if self._drained is not None:
             self._drained.set_result(None)
 
 
 class AttachClient:
-    def __init__(self, writer: asyncio.StreamWriter, stdout: bool, stderr: bool, tty: bool) -> None:
-        self.writer, self.tty = writer, tty
+    def __init__(self, stream: Stream, stdout: bool, stderr: bool, tty: bool) -> None:
+        self.stream, self.tty = stream, tty
         self.streams = {proto.STDOUT: stdout, proto.STDERR: stderr}
         self.dropped = 0
 
     def send(self, stream: int, data: bytes) -> None:
         if not self.streams.get(stream):
             return
-        t = self.writer.transport
-        if t.is_closing():
+        s = self.stream
+        if s.is_closing():
             return
-        if t.get_write_buffer_size() > CLIENT_BUFFER:
+        if s.buffer_size() > CLIENT_BUFFER:
             self.dropped += len(data)
             return
-        self.writer.write(data if self.tty else proto.frame(stream, data))
+        s.write(data if self.tty else proto.frame(stream, data))
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
+        self.stream.close()
 
 
 class ProcIO:
@@ -123,8 +121,8 @@ class ProcIO:
         self._log = log
         self._on_done = on_done
         self._clients: set[AttachClient] = set()
-        self._loop = asyncio.get_running_loop()
-        self._done_fut: asyncio.Future[None] = self._loop.create_future()
+        self._loop = current()
+        self._done_w = Waiter()
         self.stdin = StdinWriter(stdin_fd, owns_fd=stdin_fd != console_fd) if stdin_fd is not None else None
         for fd, stream in self._outputs.items():
             os.set_blocking(fd, False)
@@ -184,37 +182,34 @@ class ProcIO:
             self.console_fd = None
         if self._on_done is not None:
             self._on_done(self)
-        self._done_fut.set_result(None)
+        self._done_w.set_result(None)
 
     # -- client operations ------------------------------------------------------------------
     async def wait_done(self) -> None:
-        await asyncio.shield(self._done_fut)
+        await self._done_w
 
     def resize(self, width: int, height: int) -> None:
         if self.console_fd is None:
             raise ValueError("the process has no tty")
         fcntl.ioctl(self.console_fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
-    async def serve_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                           stdin: bool, stdout: bool, stderr: bool, stdin_once: bool) -> bool:
+    async def serve_stream(self, stream: Stream, *, stdin: bool, stdout: bool, stderr: bool,
+                           stdin_once: bool) -> bool:
         """Attach one connection; returns True if it must stay open (closed when the process is done)."""
         if self.done:
             return False
-        client = AttachClient(writer, stdout, stderr, self.tty)
+        client = AttachClient(stream, stdout, stderr, self.tty)
         self._clients.add(client)
         want_stdin = stdin and self.stdin is not None
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                if want_stdin and self.stdin is not None:
-                    await self.stdin.write(data)
-        except ConnectionError:
-            pass
+        while True:
+            data = await stream.read(65536)
+            if not data:
+                break
+            if want_stdin and self.stdin is not None:
+                await self.stdin.write(data)
         if want_stdin and stdin_once and self.stdin is not None and self.console_fd is None:
             self.stdin.close()
-        if writer.transport.is_closing():
+        if stream.is_closing():
             self._clients.discard(client)
             return False
         return not self.done  # half-closed: keep sending output until the process is done

@@ -107,9 +107,12 @@ class ExitStatus:
         return cls(int(d["exit_code"]), bool(d.get("oom_killed", False)), str(d.get("finished_at", "")))
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))   # one, not one per json.dumps(separators=...) call
+
+
 def encode(obj: dict[str, Any]) -> bytes:
     """One protocol line."""
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(obj).encode() + b"\n"
 
 
 def decode(line: bytes) -> dict[str, Any]:

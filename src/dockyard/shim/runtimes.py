@@ -2,12 +2,12 @@
 
 Both keep their state under ``<shim_dir>/runtime`` (the runtime's ``--root``), so
 `delete` needs nothing but the shim dir.  ``create`` runs before the shim's
-event loop exists (blocking is fine there); ``start`` runs inside it.
+event loop exists, in the shim's worker (blocking is fine there); ``start`` and
+``exec`` run inside the shim's loop (``loop.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -15,9 +15,13 @@ import socket
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockyard.runtime import lifecycle, spawn
+from dockyard.shim.loop import current
+
+if TYPE_CHECKING:
+    from dockyard.runtime.exec import ExecTarget
 
 __all__ = ["BUILTIN", "CreateFailed", "Created", "ShimRuntime", "BuiltinRuntime", "ExternalRuntime",
            "make_runtime", "runtime_argv", "last_runtime_error", "delete_argv"]
@@ -64,6 +68,7 @@ class ShimRuntime:
 class BuiltinRuntime(ShimRuntime):
     def __init__(self, container_id: str, bundle: str, root: str) -> None:
         self.id, self.bundle, self.root = container_id, bundle, root
+        self._exec_target: ExecTarget | None = None
 
     def create(self, stdio: tuple[int, int, int], tty: bool, on_forked: OnForked = None,
                prefork: spawn.Prefork | None = None) -> Created:
@@ -80,9 +85,10 @@ class BuiltinRuntime(ShimRuntime):
         return Created(c.pid, c.console_fd)
 
     async def start(self, run: Runner) -> None:
-        # Reply as soon as the init is released; its "0" is collected in the background.
-        fd = lifecycle.open_gate(self.root, self.id)
-        loop = asyncio.get_running_loop()
+        # Reply as soon as the init is released; its "0" is collected in the background.  The shim
+        # only starts a created init it has not reaped: no state file to read (pages to touch) here.
+        fd = lifecycle.release_gate(self.root, self.id)
+        loop = current()
 
         def collected() -> None:
             loop.remove_reader(fd)
@@ -91,9 +97,12 @@ class BuiltinRuntime(ShimRuntime):
 
     async def exec(self, exec_id: str, process: dict[str, Any], stdio: tuple[int, int, int], tty: bool,
                    run: Runner) -> Created:
-        from dockyard.runtime.exec import exec_process
+        from dockyard.runtime.exec import exec_process, exec_target
         try:
-            c = exec_process(self.root, self.id, process, stdio=stdio)
+            # Looked up at the first exec and kept: the init cannot change under the shim that reaps it.
+            if self._exec_target is None:
+                self._exec_target = exec_target(self.root, self.id)
+            c = exec_process(self.root, self.id, process, stdio=stdio, target=self._exec_target)
         except spawn.CreateError as e:
             raise CreateFailed(e.message) from None
         except Exception as e:  # noqa: BLE001

@@ -1,14 +1,14 @@
 """The per-container shim: holds the container's stdio, logs it, records its exit, serves shim.sock.
 
 Runs in its own session (forked by the zygote), as the child subreaper of the
-container, single-threaded on an asyncio loop.  It outlives the daemon: SIGPIPE
-and SIGHUP are ignored, clients that stop reading lose output past a bounded
-buffer instead of stalling the container.  Protocol: ``protocol.py``.
+container, single-threaded on its own small event loop (``loop.py``).  It
+outlives the daemon: SIGPIPE and SIGHUP are ignored, clients that stop reading
+lose output past a bounded buffer instead of stalling the container.
+Protocol: ``protocol.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockyard.shim import protocol as proto
 from dockyard.shim.jsonlog import JsonFileLog
+from dockyard.shim.loop import Stream, Waiter, current, spawn
 from dockyard.shim.procio import ProcIO
 from dockyard.shim.runtimes import CreateFailed, ShimRuntime
 
@@ -32,9 +33,15 @@ _UNCLAIMED_MAX = 256    # exit statuses of children not (yet) known, e.g. an exe
 
 
 def write_atomic(path: str, data: bytes) -> None:
+    # os calls, not open(): in a shim every page touched is a private copy, and io's are many
     tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 
@@ -59,31 +66,40 @@ class Shim:
         self.exit: proto.ExitStatus | None = None
         self._init_io = (console_fd, stdin_fd, dict(outputs))
         self._cgroups_path = cgroups_path
-        self._children: dict[int, asyncio.Future[int]] = {}
+        self._children: dict[int, Waiter] = {}
         self._procs: dict[int, ProcIO] = {}       # pid → supervised process (init and execs)
         self._execs: dict[str, ProcIO] = {}
         self._unclaimed: dict[int, int] = {}
         self._starting = False
         self._log = log
+        self.loop = self._loop = current()
 
     # -- lifecycle --------------------------------------------------------------------------
     async def serve(self, listener: socket.socket, on_listening: Callable[[], None] | None = None) -> None:
         """Supervise the container and answer on `listener` until the container is done (+ LINGER)."""
-        self._loop = asyncio.get_running_loop()
-        self._done: asyncio.Future[None] = self._loop.create_future()
+        self._done = Waiter()
         console_fd, stdin_fd, outputs = self._init_io
         self.main = ProcIO(self.pid, outputs=outputs, stdin_fd=stdin_fd, console_fd=console_fd,
                            tty=self.req.tty, log=self._log, on_done=self._container_done)
         self._procs[self.pid] = self.main
         self._loop.add_signal_handler(signal.SIGCHLD, self._reap)
         self._reap()  # the init may have exited before the handler existed
-        server = await asyncio.start_unix_server(self._handle, sock=listener, limit=proto.MAX_REQUEST)
+        listener.setblocking(False)
+        self._loop.add_reader(listener.fileno(), lambda: self._accept(listener))
         if on_listening is not None:
             on_listening()
         try:
             await self._done
         finally:
-            server.close()
+            self._loop.remove_reader(listener.fileno())
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # EAGAIN: all taken; EMFILE, ECONNABORTED...: again on the next wakeup
+                return
+            spawn(self._handle(Stream(conn)))
 
     def _reap(self) -> None:
         while True:
@@ -96,8 +112,7 @@ class Shim:
             fut = self._children.pop(pid, None)
             proc = self._procs.pop(pid, None)
             if fut is not None:
-                if not fut.done():
-                    fut.set_result(os.waitstatus_to_exitcode(status))
+                fut.set_result(os.waitstatus_to_exitcode(status))
             elif proc is not None:
                 self._on_exit(proc, proto.exit_code_from_status(status))
             else:
@@ -140,7 +155,7 @@ class Shim:
             pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=acts, setsigdef=(signal.SIGPIPE,))
         finally:
             os.close(devnull)
-        fut: asyncio.Future[int] = self._loop.create_future()
+        fut = Waiter()
         self._children[pid] = fut
         if pid in self._unclaimed:
             fut.set_result(self._unclaimed.pop(pid))
@@ -148,31 +163,25 @@ class Shim:
         return await fut
 
     # -- connections -------------------------------------------------------------------------
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handle(self, stream: Stream) -> None:
         keep = False
         try:
-            line = await reader.readline()
+            line = await stream.readline(proto.MAX_REQUEST)
             if not line:
                 return
             req = proto.decode(line)
             op = req.get("op")
             if op in ("attach", "exec"):
-                keep = await (self._attach if op == "attach" else self._exec)(req, reader, writer)
+                keep = await (self._attach if op == "attach" else self._exec)(req, stream)
                 return
             handler = getattr(self, f"_op_{op}", None) if isinstance(op, str) else None
             reply = await handler(req) if handler else {"ok": False, "error": f"unknown op {op!r}"}
-            writer.write(proto.encode(reply))
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+            stream.write(proto.encode(reply))
         except Exception as e:  # noqa: BLE001 - every failure becomes a reply
-            with contextlib.suppress(Exception):
-                writer.write(proto.encode({"ok": False, "error": str(e) or type(e).__name__}))
-                await writer.drain()
+            stream.write(proto.encode({"ok": False, "error": str(e) or type(e).__name__}))
         finally:
             if not keep:
-                with contextlib.suppress(Exception):
-                    writer.close()
+                stream.close()   # after the reply's last byte
 
     def _proc(self, req: dict[str, Any]) -> ProcIO:
         """The container's init, or the exec named by req["id"]."""
@@ -237,15 +246,13 @@ class Shim:
             self._loop.call_soon(self._leave)
         return {"ok": True}
 
-    async def _attach(self, req: dict[str, Any], reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> bool:
-        writer.write(proto.encode({"ok": True}))
-        return await self.main.serve_stream(reader, writer, stdin=bool(req.get("stdin")),
+    async def _attach(self, req: dict[str, Any], stream: Stream) -> bool:
+        stream.write(proto.encode({"ok": True}))
+        return await self.main.serve_stream(stream, stdin=bool(req.get("stdin")),
                                             stdout=bool(req.get("stdout")), stderr=bool(req.get("stderr")),
                                             stdin_once=self.req.stdin_once)
 
-    async def _exec(self, req: dict[str, Any], reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter) -> bool:
+    async def _exec(self, req: dict[str, Any], stream: Stream) -> bool:
         exec_id = str(req.get("id", ""))
         if not exec_id or exec_id in self._execs:
             raise ValueError(f"exec id {exec_id!r} is empty or in use")
@@ -263,7 +270,7 @@ class Shim:
         try:
             created = await self.runtime.exec(exec_id, process, stdio, tty, self.run)
         except CreateFailed as e:
-            writer.write(proto.encode({"ok": False, "error": e.message, "create": True}))
+            stream.write(proto.encode({"ok": False, "error": e.message, "create": True}))
             return False
         finally:
             for fd in ends:
@@ -274,7 +281,7 @@ class Shim:
         io = ProcIO(created.pid, outputs=outputs, stdin_fd=stdin_w, console_fd=created.console_fd, tty=tty)
         self._execs[exec_id] = io
         self._track(created.pid, io)
-        writer.write(proto.encode({"ok": True, "pid": created.pid}))
-        return await io.serve_stream(reader, writer, stdin=bool(req.get("stdin")),
+        stream.write(proto.encode({"ok": True, "pid": created.pid}))
+        return await io.serve_stream(stream, stdin=bool(req.get("stdin")),
                                      stdout=bool(req.get("stdout")), stderr=bool(req.get("stderr")),
                                      stdin_once=True)

@@ -2,12 +2,13 @@
 
 ::
 
-    daemon (asyncio)                 zygote (SIGCHLD ignored)       spare shim (setsid, waiting)
-    Zygote.start() ── fork ────────► fork a spare ────────────────► recv on its channel
+    daemon (asyncio)                 zygote (SIGCHLD ignored)       spare shim (setsid, subreaper)
+    Zygote.start() ── fork ────────► rehearse, freeze, fork a ────► fork its worker (worker.py),
+                                     spare                          recv on its channel
     spawn(req):
       socketpair(ours, theirs)
-      REQUEST {json} + theirs ─────► pass it on to the spare ──────► subreaper, stdio, runtime create,
-                                     fork the next spare             listen shim.sock
+      REQUEST (request.py) + theirs ► pass it on to the spare ──────► stdio, the worker creates the
+                                     fork the next spare             container, listen shim.sock
       ◄──────────────────────────────────────────────────────────── RESULT line on `theirs`
       {"ok":true,"shim_pid":..,"container_pid":..} | {"ok":false,"error":..,"create":true}
 
@@ -18,46 +19,43 @@ the daemon's end of its socket closes (daemon exit or SIGKILL), and the shims
 are then reparented to init and keep running (the kernel reaps them meanwhile,
 as the zygote ignores SIGCHLD).  Requests travel as one SOCK_SEQPACKET message
 each, so concurrent spawns need no locking.
+
+Memory: a shim lives as long as its container, and every page of the zygote it
+writes becomes its own copy (CPython writes reference counts even where it only
+reads).  So the zygote rehearses a shim's life before it freezes its heap
+(``warm.py``), a shim leaves the container's creation to a worker that exits
+(``worker.py``), serves on a small loop (``loop.py``), and is forked with a bare
+fork(2): CPython's own after-fork work (threading's and random's at-fork hooks)
+copied ~0.5 MiB of pages per shim, and the zygote, single-threaded, needs none
+of it.  The spare inherits the zygote's ignored SIGINT, SIGPIPE and SIGHUP.
 """
 
 from __future__ import annotations
 
-import asyncio
+import _signal
 import contextlib
 import gc
-import json
 import os
 import signal
 import socket
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 # Imported here so every shim starts with the runtime already loaded.
 import dockyard.runtime.cgroups  # noqa: F401
 import dockyard.runtime.exec  # noqa: F401
 from dockyard.runtime import spawn
+from dockyard.runtime import syscalls as sc
 from dockyard.shim import protocol as proto
-from dockyard.shim.main import run_shim, warm_up
+from dockyard.shim import warm
+from dockyard.shim.loop import Loop
+from dockyard.shim.main import run_shim
+from dockyard.shim.memmerge import make_mergeable
 from dockyard.shim.protocol import RuntimeCreateError, ShimError
+from dockyard.shim.request import ShimRequest, decode_request, encode_request
+from dockyard.shim.worker import Worker, fork_worker
 
 __all__ = ["ShimRequest", "ShimSpawned", "RuntimeCreateError", "ShimError", "Zygote"]
-
-
-@dataclass(frozen=True)
-class ShimRequest:
-    container_id: str
-    bundle: str            # dir with config.json and rootfs/
-    shim_dir: str          # short dir for shim.sock, exit.json, shim.pid, runtime state
-    log_path: str          # json-file log path ('' if log_driver == 'none')
-    log_driver: str        # 'json-file' | 'none'
-    runtime: str           # 'dockyard' (built-in, in-process) or a runc-compatible binary
-    tty: bool
-    open_stdin: bool
-    stdin_once: bool
-    console_width: int = 0
-    console_height: int = 0
-    log_max_size: int = -1     # json-file rotation (--log-opt max-size, bytes); -1: never
-    log_max_files: int = 1     # --log-opt max-file: the current file and rotated ones
 
 
 @dataclass(frozen=True)
@@ -72,20 +70,20 @@ def _close_fds_except(keep: int) -> None:
 
 
 def _spare_main(chan: socket.socket) -> None:
-    """A shim forked ahead of need: its event loop and its container's child (forked into a
-    fresh pid namespace) wait with it, so a spawn pays for neither on its critical path."""
-    prefork: spawn.Prefork | None = None
+    """A shim forked ahead of need: its worker (which creates the container, see ``worker.py``)
+    and its event loop wait with it, so a spawn pays for neither on its critical path."""
+    worker: Worker | None = None
     try:
         os.setsid()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # Our children's exit statuses are ours to collect (_signal: signal's enum wrappers cost pages).
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        # Before the worker forks the container's init: orphaned, the init becomes our child.
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         # Get ready at the lowest priority: only idle CPU, never a running container's.
         priority = os.getpriority(os.PRIO_PROCESS, 0)
         os.setpriority(os.PRIO_PROCESS, 0, 19)
-        loop = asyncio.new_event_loop()
-        with contextlib.suppress(Exception):
-            prefork = spawn.prefork()
-        with contextlib.suppress(Exception):
-            warm_up(loop)
+        worker = fork_worker()
+        loop = Loop()
         msg, fds, _flags, _addr = socket.recv_fds(chan, proto.MAX_REQUEST, 4)
         os.setpriority(os.PRIO_PROCESS, 0, priority)
         chan.close()
@@ -95,22 +93,22 @@ def _spare_main(chan: socket.socket) -> None:
         for fd in fds:
             os.close(fd)
         try:
-            run_shim(ShimRequest(**json.loads(msg)), result_fd, loop=loop, prefork=prefork)
-            prefork = None
+            w, worker = worker, None
+            run_shim(decode_request(msg), msg, result_fd, w, loop=loop)
         except BaseException as e:  # noqa: BLE001
             traceback.print_exc()
             with contextlib.suppress(OSError):
                 os.write(result_fd, proto.encode({"ok": False, "error": f"shim: {e}"}))
     finally:
-        if prefork is not None:
+        if worker is not None:
             with contextlib.suppress(Exception):
-                prefork.discard()
+                worker.discard()
         os._exit(0)
 
 
 def _fork_spare(daemon_sock: socket.socket) -> tuple[int, socket.socket]:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
+    pid = sc.bare_fork()   # the zygote is single-threaded; see the module docstring
     if pid == 0:
         daemon_sock.close()
         ours.close()
@@ -126,10 +124,14 @@ def _zygote_main(sock: socket.socket) -> None:
     os.dup2(null, 0)
     os.close(null)
     _close_fds_except(sock.fileno())
+    spawn.use_bare_fork()   # we and all we fork stay single-threaded (see the module docstring)
     with contextlib.suppress(Exception):
         spawn.warm_up()  # caches (cgroup hierarchies) and pages every shim then shares
+    warm.rehearse()      # a shim's own code, run once here rather than in every shim (warm.py)
+    make_mergeable()  # inherited by every shim (memmerge.py)
     gc.collect()
     gc.freeze()  # shims share these pages; keep their collector from touching (copying) them
+    sc.malloc_trim()  # what the warm-ups freed: every shim would map (and count) it otherwise
     priority = os.getpriority(os.PRIO_PROCESS, 0)
     spare_pid, spare = _fork_spare(sock)
     while True:
@@ -178,18 +180,18 @@ class Zygote:
 
     async def spawn(self, req: ShimRequest) -> ShimSpawned:
         """Start a shim; returns once the container is created and shim.sock listens."""
-        req = ShimRequest(**{**asdict(req), "bundle": os.path.abspath(req.bundle),
-                             "shim_dir": os.path.abspath(req.shim_dir),
-                             "log_path": os.path.abspath(req.log_path) if req.log_path else ""})
+        req = replace(req, bundle=os.path.abspath(req.bundle), shim_dir=os.path.abspath(req.shim_dir),
+                      log_path=os.path.abspath(req.log_path) if req.log_path else "")
         os.makedirs(req.shim_dir, 0o711, exist_ok=True)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            socket.send_fds(self._sock, [json.dumps(asdict(req)).encode()], [theirs.fileno()])
+            socket.send_fds(self._sock, [encode_request(req)], [theirs.fileno()])
         except OSError as e:
             ours.close()
             raise ShimError(f"the zygote is gone: {e}") from None
         finally:
             theirs.close()
+        import asyncio  # here: the zygote itself never imports it (its shims would carry it)
         reader, writer = await asyncio.open_connection(sock=ours)
         try:
             line = await reader.readline()
