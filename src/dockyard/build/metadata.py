@@ -8,17 +8,16 @@ Each returns the new run config and the comment Docker records for the step
 from __future__ import annotations
 
 import posixpath
-import signal
 from dataclasses import replace
 
 from dockyard.build import instructions as ins
 from dockyard.build.golang import go_quote
+from dockyard.engine.images_changes import DEFAULT_SHELL, expand_ports, merge_env, parse_signal
 from dockyard.errors import InvalidArgument
 from dockyard.oci.image_spec import Healthcheck, RunConfig
 
 __all__ = ["apply_metadata", "go_quote_list", "shell_or_exec", "DEFAULT_SHELL", "workdir_path"]
 
-DEFAULT_SHELL = ("/bin/sh", "-c")
 
 
 def go_quote_list(words: tuple[str, ...] | list[str]) -> str:
@@ -39,56 +38,10 @@ def workdir_path(current: str, new: str) -> str:
     return posixpath.normpath(joined).replace("//", "/") or "/"
 
 
-def _env_set(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
-    """Docker replaces a variable in place when it is set already, else appends it."""
-    out = list(env)
-    for i, item in enumerate(out):
-        if item.partition("=")[0] == key:
-            out[i] = f"{key}={value}"
-            return tuple(out)
-    return (*out, f"{key}={value}")
-
-
-def _check_signal(sig: str) -> None:
-    text = sig.strip()
-    if text.isdigit():
-        if 0 < int(text) < 65:
-            return
-    elif ("SIG" + text.upper().removeprefix("SIG")) in signal.Signals.__members__ or \
-            text.upper().removeprefix("SIG").startswith("RTMIN") or text.upper().removeprefix("SIG").startswith("RTMAX"):
-        return
-    raise InvalidArgument(f"Invalid signal: {sig}")
-
-
-def _expose_ports(words: tuple[str, ...]) -> list[str]:
-    out: list[str] = []
-    for word in words:
-        proto = "tcp"
-        port = word
-        if "/" in word:
-            port, proto = word.split("/", 1)
-            proto = proto.lower()
-        if proto not in ("tcp", "udp", "sctp"):
-            raise InvalidArgument(f"invalid proto: {proto}")
-        if "-" in port:
-            lo, _, hi = port.partition("-")
-            if not (lo.isdigit() and hi.isdigit()) or int(lo) > int(hi):
-                raise InvalidArgument(f"invalid range specified for container port: {port}")
-            out += [f"{p}/{proto}" for p in range(int(lo), int(hi) + 1)]
-        elif port.isdigit() and 0 <= int(port) <= 65535:
-            out.append(f"{int(port)}/{proto}")
-        else:
-            raise InvalidArgument(f"invalid containerPort: {port}")
-    return out
-
-
 def apply_metadata(run: RunConfig, inst: ins.Instruction, *, cmd_set: bool) -> tuple[RunConfig, str]:
     """(new run config, comment) for a metadata instruction, already expanded."""
     if isinstance(inst, ins.EnvInstruction):
-        env = run.env
-        for key, value in inst.pairs:
-            env = _env_set(env, key, value)
-        return replace(run, env=env), "ENV " + " ".join(f"{k}={v}" for k, v in inst.pairs)
+        return replace(run, env=merge_env(run.env, list(inst.pairs))), "ENV " + " ".join(f"{k}={v}" for k, v in inst.pairs)
     if isinstance(inst, ins.LabelInstruction):
         labels = dict(run.labels)
         labels.update(dict(inst.pairs))
@@ -102,11 +55,9 @@ def apply_metadata(run: RunConfig, inst: ins.Instruction, *, cmd_set: bool) -> t
         cmd = run.cmd if cmd_set else None
         return replace(run, entrypoint=entrypoint, cmd=cmd), "ENTRYPOINT " + go_quote_list(entrypoint or [])
     if isinstance(inst, ins.ExposeInstruction):
-        ports = list(run.exposed_ports)
-        for p in _expose_ports(tuple(inst.ports)):
-            if p not in ports:
-                ports.append(p)
-        return replace(run, exposed_ports=tuple(ports)), "EXPOSE " + " ".join(_expose_ports(tuple(inst.ports)))
+        added = [p for word in inst.ports for p in expand_ports(word)]
+        ports = list(run.exposed_ports) + [p for p in dict.fromkeys(added) if p not in run.exposed_ports]
+        return replace(run, exposed_ports=tuple(ports)), "EXPOSE " + " ".join(added)
     if isinstance(inst, ins.VolumeInstruction):
         volumes = list(run.volumes)
         for v in inst.paths:
@@ -118,7 +69,7 @@ def apply_metadata(run: RunConfig, inst: ins.Instruction, *, cmd_set: bool) -> t
     if isinstance(inst, ins.UserInstruction):
         return replace(run, user=inst.user), "USER " + inst.user
     if isinstance(inst, ins.StopsignalInstruction):
-        _check_signal(inst.signal)
+        parse_signal(inst.signal)   # Docker's "Invalid signal: X" for a bad one
         return replace(run, stop_signal=inst.signal), "STOPSIGNAL " + inst.signal
     if isinstance(inst, ins.ShellInstruction):
         return replace(run, shell=tuple(inst.shell)), "SHELL " + go_quote_list(list(inst.shell))

@@ -15,6 +15,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from dockyard.engine.images_model import short_id
+
 __all__ = ["BuildOutput"]
 
 _END = object()
@@ -24,13 +26,11 @@ class BuildOutput:
     def __init__(self, *, quiet: bool = False) -> None:
         self.quiet = quiet
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self.transcript: list[str] = []   # everything streamed, for tests and logs
 
     def _put(self, obj: dict[str, Any]) -> None:
         self._queue.put_nowait(obj)
 
     def stream(self, text: str) -> None:
-        self.transcript.append(text)
         if not self.quiet:
             self._put({"stream": text})
 
@@ -40,14 +40,13 @@ class BuildOutput:
         self.stream("\n")
 
     def result(self, image_id: str) -> None:
-        self.stream(f" ---> {short(image_id)}\n")
+        self.stream(f" ---> {short_id(image_id)}\n")
 
     def aux(self, obj: dict[str, Any]) -> None:
         self._put({"aux": obj})
 
     def always(self, text: str) -> None:
         """Sent even when quiet (the image ID a quiet build prints)."""
-        self.transcript.append(text)
         self._put({"stream": text})
 
     def error(self, message: str, code: int = 0) -> None:
@@ -66,6 +65,3 @@ class BuildOutput:
                 return
             yield json.dumps(obj).encode() + b"\r\n"
 
-
-def short(image_id: str) -> str:
-    return image_id.removeprefix("sha256:")[:12]

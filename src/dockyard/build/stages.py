@@ -21,7 +21,7 @@ from dockyard import errors
 from dockyard.build import copy as build_copy
 from dockyard.build import instructions as ins
 from dockyard.build.metadata import DEFAULT_SHELL, apply_metadata, shell_or_exec, workdir_path
-from dockyard.build.output import BuildOutput, short
+from dockyard.build.output import BuildOutput
 from dockyard.build.parser import chomp_heredoc, parse, parse_heredoc
 from dockyard.build.rootfs import scratch_rootfs
 from dockyard.build.run_step import RunRequest, run_container
@@ -36,7 +36,7 @@ from dockyard.build.state import (
     probe_config,
 )
 from dockyard.engine.images import host_platform
-from dockyard.engine.images_model import ImageRecord
+from dockyard.engine.images_model import ImageRecord, short_id
 from dockyard.oci.image_spec import RunConfig
 from dockyard.securejoin import resolve_in_root
 from dockyard.store import references
@@ -155,7 +155,7 @@ class BuildRun:
         image_id = state.image_id
         if self.out.quiet:
             self.out.always(image_id + "\n")
-        self.out.stream(f"Successfully built {short(image_id)}\n")
+        self.out.stream(f"Successfully built {short_id(image_id)}\n")
         if self.p.tags:
             await asyncio.to_thread(self.b.images.add_tags, image_id, self.p.tags)
             for tag in self.p.tags:
@@ -176,7 +176,7 @@ class BuildRun:
         stage = self.df.stages[index]
         self._print_step(stage.original)
         state = await self._from(stage, index)
-        self.out.stream(f" ---> {short(state.image_id)}\n" if state.image_id else " ---> \n")
+        self.out.stream(f" ---> {short_id(state.image_id)}\n" if state.image_id else " ---> \n")
         if state.run.on_build:
             await self._run_triggers(state)
         for cmd in stage.commands:
@@ -282,7 +282,7 @@ class BuildRun:
 
     async def _commit_metadata(self, state: StageState, run: RunConfig, comment: str, *,
                                author: str | None = None) -> None:
-        shell = list(run.shell or ("/bin/sh", "-c"))
+        shell = list(run.shell or DEFAULT_SHELL)
         container_config = probe_config(run, [*shell, NOP, comment] if comment else [*shell, NOP])
         if await self._probe(state, container_config):
             return
@@ -291,7 +291,7 @@ class BuildRun:
     async def _workdir(self, state: StageState, cmd: ins.WorkdirInstruction) -> None:
         path = workdir_path(state.run.working_dir, cmd.path)
         run = replace(state.run, working_dir=path)
-        shell = list(run.shell or ("/bin/sh", "-c"))
+        shell = list(run.shell or DEFAULT_SHELL)
         container_config = probe_config(run, [*shell, NOP, f"WORKDIR {path}"])
         if await self._probe(state, container_config):
             return
@@ -420,7 +420,7 @@ class BuildRun:
                                                  from_context=not from_)
             opts = "".join(f"--{k}={v} " for k, v in (("chown", cmd.chown), ("chmod", cmd.chmod)) if v)
             comment = f"{name} {opts}{digest} in {cmd.dest} "
-            shell = list(run.shell or ("/bin/sh", "-c"))
+            shell = list(run.shell or DEFAULT_SHELL)
             container_config = probe_config(run, [*shell, NOP, comment])
             if await self._probe(state, container_config):
                 return

@@ -16,7 +16,7 @@ from dataclasses import replace
 from dockyard.errors import InvalidArgument
 from dockyard.oci.image_spec import Healthcheck, RunConfig
 
-__all__ = ["apply_changes", "parse_duration", "parse_signal", "expand_ports"]
+__all__ = ["apply_changes", "parse_duration", "parse_signal", "expand_ports", "merge_env", "DEFAULT_SHELL"]
 
 VALID = {"cmd", "entrypoint", "env", "expose", "healthcheck", "label", "onbuild", "stopsignal",
          "user", "volume", "workdir"}
@@ -46,7 +46,7 @@ def apply_changes(config: RunConfig, changes: list[str]) -> RunConfig:
             if not cmd_set:
                 config = replace(config, cmd=None)  # as a Dockerfile: ENTRYPOINT resets an inherited CMD
         elif keyword == "env":
-            config = replace(config, env=_merge_env(config.env, _pairs("ENV", rest, env)))
+            config = replace(config, env=merge_env(config.env, _pairs("ENV", rest, env)))
         elif keyword == "label":
             labels = dict(config.labels)
             labels.update(_pairs("LABEL", rest, env))
@@ -195,7 +195,7 @@ def _env_map(env: tuple[str, ...]) -> dict[str, str]:
     return dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
 
 
-def _merge_env(env: tuple[str, ...], pairs: list[tuple[str, str]]) -> tuple[str, ...]:
+def merge_env(env: tuple[str, ...], pairs: list[tuple[str, str]]) -> tuple[str, ...]:
     out = list(env)
     for name, value in pairs:
         entry = f"{name}={value}"
