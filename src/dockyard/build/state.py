@@ -63,7 +63,8 @@ def commit_step(images: ImageService, state: StageState, run: RunConfig, contain
     layers = [*state.layers, layer] if layer else list(state.layers)
     record = images.store_image(config, layers, [], parent=state.image_id)
     state.image_id, state.config, state.run = record.id, config, run
-    state.layers = images.image_layers(record.id)
+    # stored now: the staged copy has been moved into the snapshot store
+    state.layers = [replace(blob, staged=None) for blob in layers]
     return record
 
 
