@@ -4,8 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # System packages the project needs: busybox-static (the base image), runc (second runtime),
 # iproute2 (netns tooling in tests), python3-venv, bsdutils (`script` for pty tests), hyperfine (bench),
-# tini (its static build is `--init`'s /sbin/docker-init), debootstrap (`bootstrap debian:bookworm`, `python:3.11-slim`).
-SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyperfine curl tini debootstrap
+# tini (its static build is `--init`'s /sbin/docker-init), debootstrap (`bootstrap debian:bookworm`, `python:3.11-slim`),
+# nftables (libnftables.so.1: bridge networks' NAT/filter table, applied in-process), iptables (adds ACCEPTs
+# to an iptables FORWARD chain that dockerd left with policy DROP).
+SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyperfine curl tini debootstrap \
+                   nftables iptables
 
 .PHONY: install run test lint bench clean
 install: $(VENV)/.installed
