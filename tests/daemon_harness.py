@@ -78,6 +78,10 @@ class Daemon:
         time.sleep(0.1)
         for mnt in sorted(self._mounts(), reverse=True):
             subprocess.run(["umount", "-l", mnt], capture_output=True)
+        for link in self._bridges():
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
+        if self._nft_table():
+            subprocess.run(["nft", "delete", "table", "ip", self._nft_table()], capture_output=True)
         for base in Path("/sys/fs/cgroup").iterdir():
             target = base / self.cgroup_parent
             if target.is_dir():
@@ -116,12 +120,27 @@ class Daemon:
                 out.append(int(pid_file.read_text().strip()))
         return out
 
+    def _bridges(self) -> list[str]:
+        """Bridges this daemon made: tagged with its owner alias (network/bridge.py)."""
+        out = []
+        for dev in Path("/sys/class/net").iterdir():
+            with contextlib.suppress(OSError):
+                if (dev / "ifalias").read_text().strip() == f"dockyard:{self.bridge}":
+                    out.append(dev.name)
+        return out
+
+    def _nft_table(self) -> str:
+        from dockyard.network.firewall import table_name
+        name = table_name(self.bridge)
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout.split()
+        return name if name in tables else ""
+
     def leftovers(self) -> dict[str, list]:
         shims = [p for p in self._shim_pids() if os.path.exists(f"/proc/{p}")]
         cgroups = [str(p) for base in Path("/sys/fs/cgroup").iterdir()
                    for p in (base / self.cgroup_parent).glob("*") if p.is_dir()]
         return {"mounts": self._mounts(), "cgroup_pids": self._cgroup_pids(), "shims": shims,
-                "cgroups": cgroups}
+                "cgroups": cgroups, "bridges": self._bridges(), "nft": [t for t in [self._nft_table()] if t]}
 
     # -- clients
     @property

@@ -29,6 +29,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-b", "--bridge", default="dockyard0", help="the default bridge's name")
     p.add_argument("--bip", default="", help="the default bridge's address, CIDR")
+    p.add_argument("--default-address-pool", action="append", default=[],
+                   help="where user networks get subnets: base=10.10.0.0/16,size=24 (repeatable)")
     p.add_argument("--cgroup-parent", default="dockyard")
     p.add_argument("--default-runtime", default="dockyard")
     p.add_argument("--live-restore", action="store_true",
@@ -48,6 +50,13 @@ def _socket_path(host: str) -> str:
     if host.startswith("/"):
         return host
     raise SystemExit(f"dockyard daemon: unsupported host {host!r}: only unix:///path sockets")
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
 
 
 def _write_pidfile(path: str) -> None:
@@ -98,19 +107,27 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.events import EventHandlers
     from dockyard.api.handlers.exec import ExecHandlers
     from dockyard.api.handlers.images import ImageHandlers
+    from dockyard.api.handlers.networks import NetworkHandlers
     from dockyard.api.handlers.observe import ObserveHandlers
     from dockyard.api.handlers.system import SystemHandlers
-    from dockyard.api.routes import add_build_routes, add_observe_routes, build_router
+    from dockyard.api.routes import add_build_routes, add_network_routes, add_observe_routes, build_router
     from dockyard.api.server import ApiServer
     from dockyard.build.executor import Builder
     from dockyard.engine.bootstrap_service import Bootstrapper
     from dockyard.engine.container_store import ContainerStore
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl, observe_paused
+    from dockyard.engine.dns_records import NetworkRecords
+    from dockyard.engine.endpoints import EndpointManager
     from dockyard.engine.events import EventBus
     from dockyard.engine.exec import ExecService
     from dockyard.engine.images import ImageService
+    from dockyard.engine.network_store import NetworkStore
+    from dockyard.engine.networks import NetworkService
     from dockyard.engine.stats import StatsService
+    from dockyard.network.dns import EmbeddedDns, host_nameservers
+    from dockyard.network.firewall import Firewall, table_name
+    from dockyard.network.ipam import DEFAULT_POOLS, parse_pools
     from dockyard.runtime.cgroups import detect_mode
     from dockyard.store.db import Database
     from dockyard.store.paths import Paths
@@ -125,11 +142,21 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
         else paths.data_root / "bootstrap-cache"
     events = EventBus()
     images.emit = events
-    containers = ContainerService(paths, ContainerStore(db), images, zygote,
+    container_store = ContainerStore(db)
+    networks = NetworkService(NetworkStore(db), container_store, Firewall(table_name(args.bridge)),
+                              owner=args.bridge, default_bridge=args.bridge, bip=args.bip,
+                              pools=parse_pools(args.default_address_pool) or DEFAULT_POOLS, emit=events)
+    dns = EmbeddedDns(NetworkRecords(networks), lambda: host_nameservers(_read("/etc/resolv.conf")))
+    endpoints = EndpointManager(networks, dns, paths.container, emit=events)
+    containers = ContainerService(paths, container_store, images, zygote,
                                   cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime,
-                                  on_event=events)
+                                  on_event=events, networking=endpoints)
+    endpoints.bind(containers._lock, container_store.save)
     execs = ExecService(containers)
+    await networks.start()
     await containers.restore()
+    await endpoints.restore([c for c in container_store.all() if c.state.status.is_running])
+    await networks.apply_firewall()
     await observe_paused(containers)
     router = build_router(SystemHandlers(containers, images, detect_mode()),
                           ContainerHandlers(containers, images),
@@ -141,6 +168,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     builder = Builder(paths, images, containers)
     builder.recover()
     add_build_routes(router, BuildHandlers(builder))
+    add_network_routes(router, NetworkHandlers(networks, endpoints))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)
@@ -154,6 +182,8 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     await server.close()
     await containers.shutdown(live_restore=args.live_restore, timeout=args.shutdown_timeout)
     await execs.shutdown()
+    await dns.close()
+    await networks.shutdown(live_restore=args.live_restore)
     db.close()
     return 0
 

@@ -7,11 +7,12 @@ from dockyard.api.handlers.containers import ContainerHandlers
 from dockyard.api.handlers.events import EventHandlers
 from dockyard.api.handlers.exec import ExecHandlers
 from dockyard.api.handlers.images import ImageHandlers
+from dockyard.api.handlers.networks import NetworkHandlers
 from dockyard.api.handlers.observe import ObserveHandlers
 from dockyard.api.handlers.system import SystemHandlers
 from dockyard.api.server import Router
 
-__all__ = ["build_router", "add_observe_routes", "add_build_routes"]
+__all__ = ["build_router", "add_observe_routes", "add_build_routes", "add_network_routes"]
 
 
 def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers,
@@ -67,3 +68,13 @@ def add_observe_routes(r: Router, events: EventHandlers, observe: ObserveHandler
 def add_build_routes(r: Router, builds: BuildHandlers) -> None:
     r.add("POST", "/build", builds.build)
     r.add("POST", "/build/prune", builds.prune)
+
+
+def add_network_routes(r: Router, networks: NetworkHandlers) -> None:
+    r.add("GET", "/networks", networks.list)
+    r.add("POST", "/networks/create", networks.create)
+    r.add("POST", "/networks/prune", networks.prune)
+    r.add("GET", "/networks/{id}", networks.inspect)
+    r.add("DELETE", "/networks/{id}", networks.remove)
+    r.add("POST", "/networks/{id}/connect", networks.connect)
+    r.add("POST", "/networks/{id}/disconnect", networks.disconnect)

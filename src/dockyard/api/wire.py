@@ -49,18 +49,19 @@ def _state(c: Container) -> dict[str, Any]:
 
 def _network_settings(c: Container) -> dict[str, Any]:
     ns = c.network_settings or {}
-    mode = c.host_config.get("NetworkMode") or "default"
     networks = ns.get("Networks") or {}
-    if not networks and mode not in ("host", "none"):
-        networks = {}
+    # the deprecated top-level fields describe the endpoint on the default bridge only, as Docker's do
+    legacy = networks.get("bridge") or {}
+    running = c.state.status.is_running and c.state.pid
     return {
-        "Bridge": "", "SandboxID": ns.get("SandboxID", ""), "HairpinMode": False,
+        "Bridge": "", "SandboxID": c.id if running and networks else "", "HairpinMode": False,
         "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ns.get("Ports") or {},
-        "SandboxKey": ns.get("SandboxKey", ""), "SecondaryIPAddresses": None,
-        "SecondaryIPv6Addresses": None, "EndpointID": ns.get("EndpointID", ""),
-        "Gateway": ns.get("Gateway", ""), "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-        "IPAddress": ns.get("IPAddress", ""), "IPPrefixLen": ns.get("IPPrefixLen", 0),
-        "IPv6Gateway": "", "MacAddress": ns.get("MacAddress", ""), "Networks": networks,
+        "SandboxKey": f"/proc/{c.state.pid}/ns/net" if running and networks else "",
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+        "EndpointID": legacy.get("EndpointID", ""), "Gateway": legacy.get("Gateway", ""),
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": legacy.get("IPAddress", ""),
+        "IPPrefixLen": legacy.get("IPPrefixLen", 0), "IPv6Gateway": "", "MacAddress": legacy.get("MacAddress", ""),
+        "Networks": networks,
     }
 
 

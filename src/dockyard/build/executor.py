@@ -74,14 +74,14 @@ class PreparedBuild:
 
 class Builder:
     def __init__(self, paths: Paths, images: ImageService, containers: ContainerService, *,
-                 default_network: str = "host") -> None:
+                 default_network: str = "bridge") -> None:
         self.paths = paths
         self.images = images
         self.containers = containers
         self.cache = BuildCache(images.db, images.content)
         self.contexts = ContextCache(self.scratch_dir / "contexts")
-        # RUN's network when the client names none: until the default bridge (with NAT) exists,
-        # the host's, so that RUN can reach package registries.
+        # RUN's network when the client names none: the default bridge, with NAT to the world,
+        # as the classic builder does.
         self.default_network = default_network
 
     @property

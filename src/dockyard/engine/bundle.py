@@ -6,7 +6,6 @@ undoes it after the container exits (the writable layer stays until `rm`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -14,19 +13,14 @@ import shutil
 from pathlib import Path
 
 from dockyard.engine.container_store import Container
+from dockyard.engine.endpoints import NetPlan
 from dockyard.engine.etcfiles import write_etc_files
 from dockyard.engine.init_process import apply_init, find_init, wants_init
 from dockyard.engine.spec import Resources, build_spec
-from dockyard.network.loopback import loopback_up
 from dockyard.store import snapshots
 from dockyard.store.paths import Paths
 
-__all__ = ["prepare", "release", "after_create", "dir_size"]
-
-
-def _network_mode(c: Container) -> str:
-    mode = c.host_config.get("NetworkMode") or "default"
-    return "bridge" if mode == "default" else mode
+__all__ = ["prepare", "release", "dir_size"]
 
 
 def resources_of(hc: dict) -> Resources:
@@ -38,7 +32,24 @@ def resources_of(hc: dict) -> Resources:
         pids_limit=pids if pids and pids > 0 else None)
 
 
-def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str) -> Path:
+def _etc_files(paths: Paths, c: Container, hostname: str, net: NetPlan) -> dict[str, str]:
+    hc = c.host_config
+    if net.kind == "container":   # the joined container's files: same network, same names
+        own = paths.container(c.id)
+        own.mkdir(parents=True, exist_ok=True)
+        (own / "hostname").write_text(f"{hostname}\n")
+        shared = Path(net.share_etc_from)
+        return {"/etc/hostname": str(own / "hostname"), "/etc/hosts": str(shared / "hosts"),
+                "/etc/resolv.conf": str(shared / "resolv.conf")}
+    extra = [h.replace(":host-gateway", f":{net.host_gateway}") if net.host_gateway else h
+             for h in hc.get("ExtraHosts") or []]
+    return write_etc_files(paths.container(c.id), hostname, c.config.get("Domainname", ""),
+                           host_network=net.kind == "host", ip=net.ip, extra_hosts=extra,
+                           embedded_dns=net.embedded_dns, dns=hc.get("Dns"), dns_search=hc.get("DnsSearch"),
+                           dns_options=hc.get("DnsOptions"))
+
+
+def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str, net: NetPlan) -> Path:
     bundle = paths.bundle(c.id)
     rootfs = bundle / "rootfs"
     rootfs.mkdir(parents=True, exist_ok=True)
@@ -48,10 +59,9 @@ def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str)
     if not os.path.ismount(rootfs):
         snapshots.mount_rootfs(lowerdirs, str(rw / "upper"), str(rw / "work"), str(rootfs))
     try:
-        host_net = _network_mode(c) == "host"
+        host_net = net.kind == "host"
         hostname = c.config["Hostname"] if not host_net else os.uname().nodename
-        etc = write_etc_files(paths.container(c.id), hostname, c.config.get("Domainname", ""),
-                              host_network=host_net, extra_hosts=c.host_config.get("ExtraHosts"))
+        etc = _etc_files(paths, c, hostname, net)
         hc = c.host_config
         spec = build_spec(
             rootfs=str(rootfs), args=[c.path, *c.args], env=c.config.get("Env") or [],
@@ -59,9 +69,9 @@ def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str)
             hostname=hostname, tty=c.config["Tty"], readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
             cgroups_path=cgroups_path, resources=resources_of(hc), etc_files=etc,
             privileged=bool(hc.get("Privileged")), cap_add=hc.get("CapAdd") or [],
-            cap_drop=hc.get("CapDrop") or [], shm_size=hc.get("ShmSize") or (64 << 20))
+            cap_drop=hc.get("CapDrop") or [], shm_size=hc.get("ShmSize") or (64 << 20),
+            host_network=host_net, netns_path=net.netns_path or None)
         if host_net:
-            spec["linux"]["namespaces"] = [ns for ns in spec["linux"]["namespaces"] if ns["type"] != "network"]
             spec["hostname"] = hostname
         if wants_init(hc):
             apply_init(spec, find_init())
@@ -70,12 +80,6 @@ def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str)
         release(paths, c.id)
         raise
     return bundle
-
-
-async def after_create(c: Container, pid: int) -> None:
-    """Between create and start: wire the container's network namespace."""
-    if _network_mode(c) != "host":
-        await asyncio.get_running_loop().run_in_executor(None, loopback_up, pid)
 
 
 def release(paths: Paths, cid: str) -> None:

@@ -16,11 +16,36 @@ _STATUSES = {"created", "restarting", "running", "removing", "paused", "exited",
 _HEALTH = {"starting", "healthy", "unhealthy", "none"}
 
 
-def _label_match(labels: dict[str, str], wanted: str) -> bool:
+def label_match(labels: dict[str, str], wanted: str) -> bool:
     key, eq, value = wanted.partition("=")
     if key not in labels:
         return False
     return not eq or labels[key] == value
+
+
+def _on_network(c: Container, wanted: list[str]) -> bool:
+    nets = (c.network_settings or {}).get("Networks") or {}
+    return any(w == name or (w and (ep or {}).get("NetworkID", "").startswith(w))
+               for w in wanted for name, ep in nets.items())
+
+
+def _published(c: Container) -> set[str]:
+    ports = (c.network_settings or {}).get("Ports") or {}
+    return {key for key, bindings in ports.items() if bindings}
+
+
+def _ports_match(have: set[str], wanted: list[str]) -> bool:
+    """`8080`, `8080/udp` or a range `8000-8080[/tcp]` against "port/proto" keys."""
+    for w in wanted:
+        spec, _, proto = w.partition("/")
+        lo, _, hi = spec.partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            raise errors.InvalidArgument(f"invalid port specification: {w!r}")
+        for key in have:
+            port, _, kproto = key.partition("/")
+            if int(lo) <= int(port) <= int(hi or lo) and (kproto or "tcp") == (proto or "tcp"):
+                return True
+    return False
 
 
 def select(containers: list[Container], filters: dict[str, list[str]], *, all_: bool,
@@ -55,7 +80,7 @@ def select(containers: list[Container], filters: dict[str, list[str]], *, all_: 
                                            for v in filters["name"]):
             continue
         labels = c.config.get("Labels") or {}
-        if filters.get("label") and not all(_label_match(labels, v) for v in filters["label"]):
+        if filters.get("label") and not all(label_match(labels, v) for v in filters["label"]):
             continue
         if filters.get("status") and c.state.status.value not in filters["status"]:
             continue
@@ -69,6 +94,12 @@ def select(containers: list[Container], filters: dict[str, list[str]], *, all_: 
         if before_ts is not None and c.created_ts >= before_ts:
             continue
         if since_ts is not None and c.created_ts <= since_ts:
+            continue
+        if filters.get("network") and not _on_network(c, filters["network"]):
+            continue
+        if filters.get("publish") and not _ports_match(_published(c), filters["publish"]):
+            continue
+        if filters.get("expose") and not _ports_match(set(c.config.get("ExposedPorts") or {}), filters["expose"]):
             continue
         out.append(c)
     return out

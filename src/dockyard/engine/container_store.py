@@ -35,6 +35,8 @@ class Container:
     # Docker's HasBeenManuallyStopped: stop/kill by hand, so `unless-stopped` stays down.
     manually_stopped: bool = False
     health: dict | None = None  # State.Health: {"Status", "FailingStreak", "Log"}
+    # network id → {"veth": host end, "ifname": name inside}: what a running container is plugged with
+    endpoints: dict = field(default_factory=dict)
 
     def record(self) -> dict:
         return {
@@ -48,6 +50,7 @@ class Container:
             "NetworkSettings": self.network_settings,
             "HasBeenManuallyStopped": self.manually_stopped,
             "Health": self.health,
+            "Endpoints": self.endpoints,
         }
 
     @classmethod
@@ -60,6 +63,7 @@ class Container:
             args=rec.get("Args", []), restart_count=rec.get("RestartCount", 0),
             network_settings=rec.get("NetworkSettings", {}),
             manually_stopped=rec.get("HasBeenManuallyStopped", False), health=rec.get("Health"),
+            endpoints=rec.get("Endpoints") or {},
         )
 
 

@@ -23,12 +23,14 @@ from dockyard.engine import bundle, lifecycle_errors
 from dockyard.engine.container_store import Container, ContainerStore
 from dockyard.engine.control import unpause_after_signal
 from dockyard.engine.create_config import command_of, merge_config, normalise_host_config
+from dockyard.engine.endpoints import EndpointManager, NetPlan
 from dockyard.engine.health import HealthMonitor
 from dockyard.engine.logopts import parse_log_config
 from dockyard.engine.names import generate_name, validate_name
 from dockyard.engine.state import ContainerState, Status
 from dockyard.engine.supervision import Supervision
 from dockyard.engine.timeutil import now_rfc3339
+from dockyard.network.loopback import loopback_up
 from dockyard.shim import client as shim
 from dockyard.shim.zygote import RuntimeCreateError, ShimRequest, Zygote
 from dockyard.store.paths import Paths
@@ -70,8 +72,9 @@ class ExecTracker(Protocol):
 class ContainerService(Supervision):
     def __init__(self, paths: Paths, store: ContainerStore, images, zygote: Zygote, *,
                  cgroup_parent: str = "dockyard", default_runtime: str = "dockyard",
-                 on_event: Callable[..., None] | None = None) -> None:
+                 on_event: Callable[..., None] | None = None, networking: EndpointManager | None = None) -> None:
         self.paths = paths
+        self.networking = networking   # set by the daemon once the network service exists
         self.store = store
         self.images = images
         self.zygote = zygote
@@ -123,6 +126,8 @@ class ContainerService(Supervision):
         container = Container(
             id=cid, name=name, created=now_rfc3339(), created_ts=created_ts, image_id=image.id,
             config=config, host_config=host_config, path=command[0], args=command[1:])
+        if self.networking is not None:
+            self.networking.configure(container, body.get("NetworkingConfig"))
         self.paths.container(cid).mkdir(parents=True, exist_ok=True)
         try:
             self.store.insert(container)
@@ -154,7 +159,12 @@ class ContainerService(Supervision):
         lowerdirs = self.images.rootfs_lowerdirs(c.image_id)
         runtime = c.host_config.get("Runtime") or self.default_runtime
         cgroups_path = f"/{self.cgroup_parent}/{c.id}"
-        prepared = bundle.prepare(self.paths, c, lowerdirs, cgroups_path)
+        try:
+            net = self.networking.allocate(c) if self.networking is not None else NetPlan("none")
+            prepared = bundle.prepare(self.paths, c, lowerdirs, cgroups_path, net)
+        except BaseException:
+            await self._release_network(c)
+            raise
         shim_dir = self.paths.shim_dir(c.id)
         shutil.rmtree(shim_dir, ignore_errors=True)
         shim_dir.mkdir(parents=True)
@@ -181,7 +191,10 @@ class ContainerService(Supervision):
             await self._cleanup_runtime(c, runtime)
             raise
         try:
-            await bundle.after_create(c, spawned.container_pid)
+            if self.networking is not None:
+                await self.networking.plug(c, spawned.container_pid, net)
+            else:
+                await asyncio.get_running_loop().run_in_executor(None, loopback_up, spawned.container_pid)
             await self._connect_pending_attach(c.id)
             await shim.start(str(shim_dir))
         except BaseException as e:
@@ -197,10 +210,18 @@ class ContainerService(Supervision):
         self._emit("container", "start", c)
         self.health.start(c)
 
+    async def _release_network(self, c: Container) -> None:
+        if self.networking is not None:
+            try:
+                await self.networking.release(c)
+            except Exception:  # noqa: BLE001 - a teardown step must not hide why the container stopped
+                log.exception("releasing the network of %s", c.id[:12])
+
     async def _cleanup_runtime(self, c: Container, runtime: str) -> None:
         shim_dir = str(self.paths.shim_dir(c.id))
         with contextlib.suppress(Exception):
             await shim.delete(shim_dir, runtime)
+        await self._release_network(c)
         await asyncio.get_running_loop().run_in_executor(None, bundle.release, self.paths, c.id)
         shutil.rmtree(shim_dir, ignore_errors=True)
 

@@ -62,6 +62,14 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX images_parent ON images(parent);
     """,
+    # 4: networks (engine/network_store.py); endpoints live in their containers' records.
+    """
+    CREATE TABLE networks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        record TEXT NOT NULL              -- JSON: driver, IPAM, options, labels
+    );
+    """,
 ]
 
 
