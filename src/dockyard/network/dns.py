@@ -85,7 +85,9 @@ def parse_upstream(entry: str) -> tuple[int, tuple[Any, ...]]:
     host, port = entry, "53"
     if entry.startswith("["):
         host, bracket, rest = entry[1:].partition("]")
-        port = rest.removeprefix(":") if bracket and rest else ("53" if bracket else "")
+        if not bracket or rest[:1] not in ("", ":"):
+            raise ValueError(f"invalid nameserver {entry!r}")
+        port = rest[1:] or "53"
     elif entry.count(":") == 1:
         host, _, port = entry.partition(":")
     try:
