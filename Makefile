@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 # tini (its static build is `--init`'s /sbin/docker-init), debootstrap (`bootstrap debian:bookworm`, `python:3.11-slim`),
 # nftables (libnftables.so.1: bridge networks' NAT/filter table, applied in-process), iptables (adds ACCEPTs
 # to an iptables FORWARD chain that dockerd left with policy DROP).
+# gcc + libc6-dev: the UDP publish test compiles a static echo server (busybox has no UDP server).
 SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyperfine curl tini debootstrap \
-                   nftables iptables
+                   nftables iptables gcc libc6-dev
 
 .PHONY: install run test lint bench clean
 install: $(VENV)/.installed

@@ -87,34 +87,33 @@ def test_default_bridge_gives_address_gateway_and_egress_route(clean):
     assert f"{ip}\t{info['Config']['Hostname']}" in hosts
 
 
-def test_egress_is_masqueraded_to_the_host_address(clean):
-    """A container reaches a server on the host's uplink address; the server sees the host, not 172.x."""
-    d = clean
-    host = _host_address()
-    srv = socket.socket()
-    srv.bind((host, 0))
-    srv.listen(1)
-    srv.settimeout(10)
-    port = srv.getsockname()[1]
-    p = subprocess.Popen([DOCKER, "run", "--rm", "busybox", "sh", "-c", f"echo hi | nc {host} {port}"],
-                         env=d.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    conn, peer = srv.accept()
-    assert conn.recv(10) == b"hi\n"
-    conn.close()
-    srv.close()
-    p.wait(20)
-    assert peer[0] == host
+def _host_resolver() -> str | None:
+    with open("/etc/resolv.conf") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver" and not parts[1].startswith("127.") and ":" not in parts[1]:
+                return parts[1]
+    return None
+
+
+def test_egress_reaches_the_hosts_resolver_through_nat(clean):
+    """A container on the default bridge asks the host's upstream resolver (forwarded and masqueraded)."""
+    resolver = _host_resolver()
+    if resolver is None:
+        pytest.skip("the host has no off-host IPv4 resolver to reach")
+    r = clean.docker("run", "--rm", "busybox", "nslookup", "deb.debian.org", resolver, check=False)
+    assert "Address" in r.stdout_text and r.returncode == 0, r.stdout_text + r.stderr_text
 
 
 def test_stop_releases_the_address_and_clears_operational_settings(clean):
     d = clean
-    d.docker("run", "-d", "--name", "a", "busybox", "sleep", "60")
-    ip = _inspect(d, "a")["NetworkSettings"]["IPAddress"]
-    d.docker("stop", "-t", "0", "a")
-    ns = _inspect(d, "a")["NetworkSettings"]
+    d.docker("run", "-d", "--name", "aa", "busybox", "sleep", "60")
+    ip = _inspect(d, "aa")["NetworkSettings"]["IPAddress"]
+    d.docker("stop", "-t", "0", "aa")
+    ns = _inspect(d, "aa")["NetworkSettings"]
     assert ns["IPAddress"] == "" and ns["Networks"]["bridge"]["IPAddress"] == ""
-    d.docker("run", "-d", "--name", "b", "busybox", "sleep", "60")
-    assert _inspect(d, "b")["NetworkSettings"]["IPAddress"] == ip   # given back, handed out again
+    d.docker("run", "-d", "--name", "bb", "busybox", "sleep", "60")
+    assert _inspect(d, "bb")["NetworkSettings"]["IPAddress"] == ip   # given back, handed out again
 
 
 # ---------------------------------------------------------------- modes
@@ -185,14 +184,14 @@ def test_two_user_networks_cannot_reach_each_other(clean):
     d = clean
     d.docker("network", "create", "red")
     d.docker("network", "create", "blue")
-    d.docker("run", "-d", "--name", "r", "--network", "red", "busybox", "sh", "-c", WEB)
-    ip = _inspect(d, "r")["NetworkSettings"]["Networks"]["red"]["IPAddress"]
-    same = d.docker("run", "--rm", "--network", "red", "busybox", "wget", "-qO-", "-T", "2", f"http://{ip}:8080/")
+    d.docker("run", "-d", "--name", "rr", "--network", "red", "busybox", "sh", "-c", WEB)
+    ip = _inspect(d, "rr")["NetworkSettings"]["Networks"]["red"]["IPAddress"]
+    same = d.docker("run", "--rm", "--network", "red", "busybox", "sh", "-c", f"timeout 3 wget -qO- http://{ip}:8080/")
     assert same.stdout_text == "hello-web\n"
-    other = d.docker("run", "--rm", "--network", "blue", "busybox", "wget", "-qO-", "-T", "2",
-                     f"http://{ip}:8080/", check=False)
+    other = d.docker("run", "--rm", "--network", "blue", "busybox", "sh", "-c",
+                     f"timeout 3 wget -qO- http://{ip}:8080/", check=False)
     assert other.returncode != 0
-    assert d.docker("run", "--rm", "--network", "blue", "busybox", "nslookup", "r", check=False).returncode != 0
+    assert d.docker("run", "--rm", "--network", "blue", "busybox", "nslookup", "rr", check=False).returncode != 0
 
 
 def test_internal_network_has_no_egress(clean):
@@ -227,14 +226,14 @@ def test_network_create_options_inspect_and_rm(clean):
     assert info["IPAM"]["Config"] == [{"Subnet": "10.231.0.0/24", "Gateway": "10.231.0.254",
                                        "IPRange": "10.231.0.128/25"}]
     assert "dyt-custom" in _links()
-    d.docker("run", "-d", "--name", "m", "--network", "custom", "busybox", "sleep", "60")
-    ip = _inspect(d, "m")["NetworkSettings"]["Networks"]["custom"]["IPAddress"]
+    d.docker("run", "-d", "--name", "mm", "--network", "custom", "busybox", "sleep", "60")
+    ip = _inspect(d, "mm")["NetworkSettings"]["Networks"]["custom"]["IPAddress"]
     assert ip == "10.231.0.128" or ip.startswith("10.231.0.1")
     d.docker("run", "-d", "--name", "fixed", "--network", "custom", "--ip", "10.231.0.7", "busybox", "sleep", "60")
     assert _inspect(d, "fixed")["NetworkSettings"]["Networks"]["custom"]["IPAddress"] == "10.231.0.7"
     r = d.docker("network", "rm", "custom", check=False)
     assert r.returncode != 0 and "has active endpoints" in r.stderr_text
-    d.docker("rm", "-f", "m", "fixed")
+    d.docker("rm", "-f", "mm", "fixed")
     d.docker("network", "rm", "custom")
     assert "dyt-custom" not in _links()
 
@@ -250,7 +249,13 @@ def test_network_bad_input_is_refused_and_leaves_nothing(clean):
     r = d.docker("run", "--rm", "--ip", "172.17.0.9", "busybox", "true", check=False)
     assert r.returncode == 125 and "user defined networks only" in r.stderr_text
     r = d.docker("network", "create", "--subnet", "10.233.0.0/24", "--gateway", "10.234.0.1", "gw", check=False)
-    assert r.returncode != 0 and "doesn't contain this address" in r.stderr_text
+    assert r.returncode != 0 and "no matching subnet for gateway 10.234.0.1" in r.stderr_text   # the CLI's check
+    import docker as docker_py
+    client = docker_py.DockerClient(base_url=d.host)
+    pool = docker_py.types.IPAMPool(subnet="10.233.0.0/24", gateway="10.234.0.1")
+    with pytest.raises(docker_py.errors.APIError) as e:   # and the daemon's
+        client.networks.create("gw", ipam=docker_py.types.IPAMConfig(pool_configs=[pool]))
+    assert e.value.status_code == 400 and "doesn't contain this address" in str(e.value)
     r = d.docker("run", "--rm", "--network", "nope", "busybox", "true", check=False)
     assert r.returncode == 125 and "network nope not found" in r.stderr_text
     r = d.docker("network", "rm", "bridge", check=False)
@@ -286,8 +291,8 @@ def test_publish_on_loopback_and_all_addresses(clean):
 
 def test_publish_random_port_and_publish_all(clean, tmp_path):
     d = clean
-    d.docker("run", "-d", "--name", "r", "-p", "8080", "busybox", "sh", "-c", WEB)
-    host_port = json.loads(d.docker("inspect", "-f", "{{json .NetworkSettings.Ports}}", "r").stdout_text)["8080/tcp"][0]
+    d.docker("run", "-d", "--name", "rnd", "-p", "8080", "busybox", "sh", "-c", WEB)
+    host_port = json.loads(d.docker("inspect", "-f", "{{json .NetworkSettings.Ports}}", "rnd").stdout_text)["8080/tcp"][0]
     assert 1024 < int(host_port["HostPort"]) and host_port["HostIp"] == "0.0.0.0"
     assert _get(f"http://127.0.0.1:{host_port['HostPort']}/") == "hello-web\n"
     (tmp_path / "Dockerfile").write_text(f'FROM busybox\nEXPOSE 8080 9000/udp\nCMD ["sh", "-c", "{WEB}"]\n')
@@ -298,11 +303,32 @@ def test_publish_random_port_and_publish_all(clean, tmp_path):
     assert _get(f"http://127.0.0.1:{ports['8080/tcp'][0]['HostPort']}/") == "hello-web\n"
 
 
-def test_udp_publish(clean):
+UDP_ECHO_C = r"""
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+int main(int argc, char **argv) {
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1]))};
+    if (bind(s, (struct sockaddr *)&a, sizeof a)) return 1;
+    for (;;) {
+        char buf[2048]; struct sockaddr_in p; socklen_t l = sizeof p;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&p, &l);
+        if (n > 0) sendto(s, buf, n, 0, (struct sockaddr *)&p, l);
+    }
+}
+"""
+
+
+def test_udp_publish(clean, tmp_path):
+    """busybox has no UDP server: a 15-line static echo server, compiled here, is the container's process."""
     d = clean
+    (tmp_path / "echo.c").write_text(UDP_ECHO_C)
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(tmp_path / "udpecho"), str(tmp_path / "echo.c")], check=True)
+    (tmp_path / "Dockerfile").write_text('FROM busybox\nCOPY udpecho /udpecho\nCMD ["/udpecho", "5353"]\n')
+    d.docker("build", "-q", "-t", "udpecho", str(tmp_path))
     port = _free_port()
-    d.docker("run", "-d", "--name", "udp", "-p", f"127.0.0.1:{port}:5353/udp", "busybox", "sh", "-c",
-             "exec nc -u -l -p 5353 -e cat")
+    d.docker("run", "-d", "--name", "udp", "-p", f"127.0.0.1:{port}:5353/udp", "udpecho")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(0.5)
         for _ in range(40):
@@ -315,6 +341,7 @@ def test_udp_publish(clean):
         else:
             raise AssertionError("no UDP echo through the published port")
     assert data == b"ping\n"
+    assert d.docker("port", "udp").stdout_text.strip() == f"5353/udp -> 127.0.0.1:{port}"
 
 
 def test_port_in_use_fails_the_start_cleanly(clean):

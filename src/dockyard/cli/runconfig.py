@@ -92,7 +92,9 @@ def _port_range(text: str, what: str, spec: str) -> list[int]:
     except ValueError:
         raise ValueError(f"invalid {what} port: {text}" if what == "containerPort" else
                          f"invalid hostPort: {text}") from None
-    if not (0 <= a <= 65535 and 0 <= b <= 65535) or b < a:
+    if not (0 <= a <= 65535 and 0 <= b <= 65535):
+        raise ValueError(f"invalid {what}: {text}")
+    if b < a:
         raise ValueError(f"invalid port range: {text}")
     return list(range(a, b + 1))
 
