@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
     from dockyard.cli.flags import Parsed
 
-__all__ = ["INSPECT", "CONTAINER_INSPECT", "IMAGE_INSPECT", "inspect_refs"]
+__all__ = ["INSPECT", "CONTAINER_INSPECT", "IMAGE_INSPECT", "INSPECT_FORMAT_HELP", "inspect_refs"]
 
-_INSPECT_FORMAT_HELP = (
+INSPECT_FORMAT_HELP = (
     "Format output using a custom template:\n"
     "'json':             Print in JSON format\n"
     "'TEMPLATE':         Print output using the given Go template.\n"
@@ -148,7 +148,7 @@ INSPECT = Command(
     "Return low-level information on Docker objects",
     _inspect,
     flags=(
-        ("f", "format", "string", _INSPECT_FORMAT_HELP),
+        ("f", "format", "string", INSPECT_FORMAT_HELP),
         ("s", "size", "bool", "Display total file sizes if the type is container"),
         ("", "type", "string", "Only inspect objects of the given type"),
     ),
@@ -160,7 +160,7 @@ CONTAINER_INSPECT = Command(
     "Display detailed information on one or more containers",
     _container_inspect,
     flags=(
-        ("f", "format", "string", _INSPECT_FORMAT_HELP),
+        ("f", "format", "string", INSPECT_FORMAT_HELP),
         ("s", "size", "bool", "Display total file sizes"),
     ),
     args=("min", 1),
@@ -171,7 +171,7 @@ IMAGE_INSPECT = Command(
     "Display detailed information on one or more images",
     _image_inspect,
     flags=(
-        ("f", "format", "string", _INSPECT_FORMAT_HELP),
+        ("f", "format", "string", INSPECT_FORMAT_HELP),
         ("", "platform", "string", "Inspect a specific platform of the multi-platform image.\nIf the image or the "
                                    "server is not multi-platform capable, the command will error out if the platform "
                                    "does not match.\n'os[/arch[/variant]]': Explicit platform (eg. linux/amd64)"),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from dockyard.cli.flags import parse_map
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FlagValueError",
     "split_csv",
-    "parse_map",
     "parse_filters",
     "sorted_filters",
     "validate_label",
@@ -90,15 +91,6 @@ def split_csv(values: list[str], flag: str) -> list[str]:
                 out.extend(_csv_record(v))
             except ValueError as e:
                 raise FlagValueError(flag, v, str(e)) from None
-    return out
-
-
-def parse_map(values: list[str]) -> dict[str, str]:
-    """docker's MapOpts: "k=v" → k: v, a bare "k" → k: ""; a later key replaces an earlier one."""
-    out: dict[str, str] = {}
-    for v in values:
-        key, _, val = v.partition("=")
-        out[key] = val
     return out
 
 

@@ -9,6 +9,8 @@ on its own line and ends with "exit status 1"; `ls` sorts by name in natural ord
 from __future__ import annotations
 
 from dockyard.cli.command import BIN, Cli, Command, StatusError, daemon_error
+from dockyard.cli.inspect import INSPECT_FORMAT_HELP
+from dockyard.cli.ps import FORMAT_HELP
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -145,21 +147,6 @@ def _disconnect(cli: Cli, o: Parsed) -> int:
     return 0
 
 
-_FORMAT_HELP = (
-    "Format output using a custom template:\n"
-    "'table':            Print output in table format with column headers (default)\n"
-    "'table TEMPLATE':   Print output in table format using the given Go template\n"
-    "'json':             Print in JSON format\n"
-    "'TEMPLATE':         Print output using the given Go template.\n"
-    "Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"
-)
-_INSPECT_FORMAT_HELP = (
-    "Format output using a custom template:\n"
-    "'json':             Print in JSON format\n"
-    "'TEMPLATE':         Print output using the given Go template.\n"
-    "Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates"
-)
-
 NETWORK_CREATE = Command(
     "[OPTIONS] NETWORK", "Create a network", _create,
     flags=(
@@ -188,7 +175,7 @@ NETWORK_LS = Command(
     "[OPTIONS]", "List networks", _ls,
     flags=(
         ("f", "filter", "filter", 'Provide filter values (e.g. "driver=bridge")'),
-        ("", "format", "string", _FORMAT_HELP),
+        ("", "format", "string", FORMAT_HELP),
         ("", "no-trunc", "bool", "Do not truncate the output"),
         ("q", "quiet", "bool", "Only display network IDs"),
     ),
@@ -198,7 +185,7 @@ NETWORK_LS = Command(
 NETWORK_INSPECT = Command(
     "[OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks", _inspect,
     flags=(
-        ("f", "format", "string", _INSPECT_FORMAT_HELP),
+        ("f", "format", "string", INSPECT_FORMAT_HELP),
         ("v", "verbose", "bool", "Verbose output for diagnostics"),
     ),
     args=("min", 1),
