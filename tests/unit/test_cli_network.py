@@ -153,8 +153,25 @@ def test_parse_cidr_like_go(text, ok):
             parse_cidr(text)
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [('"abc', 'column 5: extraneous or missing " in quoted-field'),
+     ('"a"b', 'column 3: extraneous or missing " in quoted-field'),
+     ('a,"b', 'column 5: extraneous or missing " in quoted-field'),
+     ('a,b"c', 'column 4: bare " in non-quoted-field'),
+     (' "a"', 'column 2: bare " in non-quoted-field')],
+)
+def test_split_csv_quote_errors_are_go_csv_errors(value, reason):
+    # the texts docker 28.2 printed for `network create --subnet VALUE n1`
+    with pytest.raises(FlagValueError) as e:
+        split_csv([value], "--subnet")
+    quoted = value.replace('"', '\\"')
+    assert str(e.value) == f'invalid argument "{quoted}" for "--subnet" flag: parse error on line 1, {reason}'
+
+
 def test_split_csv_like_pflag_string_slice():
-    assert split_csv(["a,b", "c", "", "\"d,e\",f"], "--x") == ["a", "b", "c", "d,e", "f"]
+    assert split_csv(["a,b", "c", "", "\"d,e\",f", '"a""b",c', "x\ny"], "--x") == [
+        "a", "b", "c", "d,e", "f", 'a"b', "c", "x"]
 
 
 def test_connect_full_endpoint_settings():
