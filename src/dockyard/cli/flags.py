@@ -25,6 +25,7 @@ __all__ = [
     "parse_bool",
     "parse_int",
     "parse_bytes",
+    "parse_map",
     "render_flags",
     "wrap_usage",
 ]
@@ -84,6 +85,15 @@ def parse_bytes(text: str) -> int:
     except ValueError:
         raise ValueError(f"invalid size: '{text}'") from None
     return int(value * _UNITS[unit])
+
+
+def parse_map(values: list[str]) -> dict[str, str]:
+    """docker's MapOpts: "k=v" → k: v, a bare "k" → k: ""; a later key replaces an earlier one."""
+    out: dict[str, str] = {}
+    for v in values:
+        key, _, val = v.partition("=")
+        out[key] = val
+    return out
 
 
 def _convert_for(kind: str) -> Callable[[str], object] | None:

@@ -51,7 +51,8 @@ class HeaderContext:
         return MISSING
 
     def Label(self, name: str) -> str:  # noqa: N802 - Go method name
-        return ".".join(part.upper() for part in name.split("."))
+        """SubHeaderContext.Label: the key's last dotted part, "-" and "_" as spaces, case kept."""
+        return name.split(".")[-1].replace("-", " ").replace("_", " ")
 
 
 def is_table(fmt: str) -> bool:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from dockyard.cli.flags import Parsed
 
-__all__ = ["IMAGES", "RMI", "TAG", "IMAGE_PRUNE", "HISTORY", "ImageRow", "image_rows"]
+__all__ = ["IMAGES", "RMI", "TAG", "IMAGE_PRUNE", "HISTORY", "ImageRow", "image_rows", "confirm"]
 
 DEFAULT_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
 DIGEST_TABLE = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
@@ -212,14 +212,18 @@ def _prune(cli: Cli, o: Parsed) -> int:
     return 0
 
 
-def _confirm(cli: Cli, warning: str) -> bool:
-    """docker's prompt: "WARNING! ...\\nAre you sure you want to continue? [y/N] "."""
+def confirm(cli: Cli, message: str) -> bool:
+    """docker's prompt.Confirm: `message` + " [y/N] "; only "y" or "Y" (spaces trimmed) says yes."""
     import sys
 
-    cli.out.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    cli.out.write(f"{message} [y/N] ")
     cli.out.flush()
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")  # "no" cancels quietly with status 0, as docker does
+    return sys.stdin.readline().strip().lower() == "y"  # "no" cancels quietly with status 0, as docker does
+
+
+def _confirm(cli: Cli, warning: str) -> bool:
+    """The prune prompt: "WARNING! ...\\nAre you sure you want to continue? [y/N] "."""
+    return confirm(cli, f"{warning}\nAre you sure you want to continue?")
 
 
 HISTORY_TABLE = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"

@@ -87,6 +87,15 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "rm": COMMANDS["rmi"],
         "tag": COMMANDS["tag"],
     }),
+    "network": ("Manage networks", {
+        "connect": ("network", "NETWORK_CONNECT", "Connect a container to a network"),
+        "create": ("network", "NETWORK_CREATE", "Create a network"),
+        "disconnect": ("network", "NETWORK_DISCONNECT", "Disconnect a container from a network"),
+        "inspect": ("network", "NETWORK_INSPECT", "Display detailed information on one or more networks"),
+        "ls": ("network", "NETWORK_LS", "List networks"),
+        "prune": ("network", "NETWORK_PRUNE", "Remove all unused networks"),
+        "rm": ("network", "NETWORK_RM", "Remove one or more networks"),
+    }),
     "system": ("Manage dockyard", {
         "events": COMMANDS["events"],
         "info": COMMANDS["info"],
@@ -96,6 +105,7 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
 _GROUP_ALIASES = {
     "container": {"list": "ls", "ps": "ls", "remove": "rm"},
     "image": {"list": "ls", "remove": "rm"},
+    "network": {"list": "ls", "remove": "rm"},
     "system": {},
 }
 
@@ -206,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stderr.write(f"unknown flag: {rest[0]}\n\nUsage:  {BIN} {group} COMMAND\n\n"
                                  f"Run '{BIN} {group} --help' for more information\n")
                 return 125
-            sys.stdout.write(_group_help(group))
+            # `dockyard network --help` answers on stdout; a bare `dockyard network` shows the help
+            # on stderr (cobra's ShowHelp(Err)), still with status 0
+            (sys.stdout if rest else sys.stderr).write(_group_help(group))
             return 0
         if group is not None:
             sys.stderr.write(f"{BIN}: unknown command: {BIN} {path}\n\nUsage:  {BIN} {group}\n\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from dockyard.cli.flags import parse_bytes
+from dockyard.cli.flags import parse_bytes, parse_map
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -194,14 +194,6 @@ def console_size(fd: int = 1) -> list[int]:
         return [0, 0]
 
 
-def _kv_map(values: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for v in values:
-        k, _, val = v.partition("=")
-        out[k] = val
-    return out
-
-
 def _ulimit(spec: str) -> dict[str, Any]:
     name, _, limits = spec.partition("=")
     soft, _, hard = limits.partition(":")
@@ -372,7 +364,7 @@ def build_create_body(o: Parsed, image: str, cmd: list[str], detach: bool = Fals
     host: dict[str, Any] = {
         "Binds": binds or None,
         "ContainerIDFile": o.str("cidfile"),
-        "LogConfig": {"Type": o.str("log-driver"), "Config": _kv_map(o.list("log-opt"))},
+        "LogConfig": {"Type": o.str("log-driver"), "Config": parse_map(o.list("log-opt"))},
         "NetworkMode": net_mode,
         "PortBindings": bindings,
         "RestartPolicy": restart,
@@ -380,7 +372,7 @@ def build_create_body(o: Parsed, image: str, cmd: list[str], detach: bool = Fals
         "VolumeDriver": o.str("volume-driver"),
         "VolumesFrom": o.list("volumes-from") or None,
         "ConsoleSize": [0, 0],
-        "Annotations": _kv_map(o.list("annotation")) or None,
+        "Annotations": parse_map(o.list("annotation")) or None,
         "CapAdd": o.list("cap-add") or None,
         "CapDrop": o.list("cap-drop") or None,
         "CgroupnsMode": o.str("cgroupns"),
@@ -398,12 +390,12 @@ def build_create_body(o: Parsed, image: str, cmd: list[str], detach: bool = Fals
         "PublishAllPorts": o.bool("publish-all"),
         "ReadonlyRootfs": o.bool("read-only"),
         "SecurityOpt": o.list("security-opt") or None,
-        "StorageOpt": _kv_map(o.list("storage-opt")) or None,
+        "StorageOpt": parse_map(o.list("storage-opt")) or None,
         "Tmpfs": tmpfs or None,
         "UTSMode": o.str("uts"),
         "UsernsMode": o.str("userns"),
         "ShmSize": int(o.get("shm-size") or 0),
-        "Sysctls": _kv_map(o.list("sysctl")) or None,
+        "Sysctls": parse_map(o.list("sysctl")) or None,
         "Runtime": o.str("runtime"),
         "Isolation": o.str("isolation"),
         "CpuShares": int(o.get("cpu-shares") or 0),
