@@ -15,8 +15,6 @@ import urllib.request
 
 import pytest
 
-from daemon_harness import DOCKER
-
 WEB = "mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 8080 -h /www"
 
 
