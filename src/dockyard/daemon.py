@@ -183,6 +183,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     await containers.shutdown(live_restore=args.live_restore, timeout=args.shutdown_timeout)
     await execs.shutdown()
     await dns.close()
+    await endpoints.settle()
     await networks.shutdown(live_restore=args.live_restore)
     db.close()
     return 0

@@ -382,6 +382,10 @@ def test_fifty_containers_leave_no_veth_address_or_rule_behind(clean):
     ips = {_inspect(d, i)["NetworkSettings"]["Networks"]["churn"]["IPAddress"] for i in ids[:5]}
     assert len(ips) == 5
     d.docker("rm", "-f", *ids)
+    for _ in range(50):   # the pairs go away in the background (each deletion waits out an RCU period)
+        if _links() == links_before:
+            break
+        time.sleep(0.1)
     assert _links() == links_before
     assert _nft_rules(d) == rules_before
     net = json.loads(d.docker("network", "inspect", "churn").stdout_text)[0]

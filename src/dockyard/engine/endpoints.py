@@ -59,6 +59,7 @@ class EndpointManager:
         self._emit = emit or (lambda *a, **k: None)
         self.held: dict[str, list[HeldPort]] = {}
         self._dns_clients: set[str] = set()
+        self._unplugging: set[asyncio.Future[None]] = set()
         networks.port_rules = self._port_rules
 
     # ------------------------------------------------------------------ create
@@ -204,13 +205,13 @@ class EndpointManager:
 
     async def release(self, c: Container) -> None:
         """Everything `allocate` and `plug` took; safe to call twice and after a partial start."""
-        loop = asyncio.get_running_loop()
         if c.id in self._dns_clients:
             self._dns_clients.discard(c.id)
             await self.dns.remove(c.id)
         for nid, plugged in list(c.endpoints.items()):
-            with contextlib.suppress(OSError):
-                await loop.run_in_executor(None, links.unplug, plugged["veth"])
+            # Deleting a link waits out an RCU grace period (~15 ms): off the start/stop path. The
+            # netns usually dies with the container and takes the pair with it anyway.
+            self._unplug_later(plugged["veth"])
             n = self.networks.store.by_id(nid)
             if n is not None:
                 self._emit("network", "disconnect", n.id, container=c.id, name=n.name, type=n.driver)
@@ -224,6 +225,21 @@ class EndpointManager:
             c.network_settings["Ports"] = {}
         if had_ports:
             await self.networks.apply_firewall()
+
+    def _unplug_later(self, veth: str) -> None:
+        def unplug() -> None:
+            try:
+                links.unplug(veth)
+            except OSError as e:
+                log.warning("removing %s: %s", veth, e)
+        task = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(None, unplug))
+        self._unplugging.add(task)
+        task.add_done_callback(self._unplugging.discard)
+
+    async def settle(self) -> None:
+        """Wait for the links being removed in the background (daemon shutdown, tests)."""
+        if self._unplugging:
+            await asyncio.gather(*self._unplugging, return_exceptions=True)
 
     def _forget_address(self, name: str, ep: dict[str, Any]) -> None:
         n = self.networks.store.by_id(ep.get("NetworkID") or "") or self.networks.store.by_name(name)
