@@ -392,3 +392,37 @@ def test_fifty_containers_leave_no_veth_address_or_rule_behind(clean):
     assert net["Containers"] == {}
     new = d.docker("run", "-d", "--network", "churn", "busybox", "sleep", "60").stdout_text.strip()
     assert _inspect(d, new)["NetworkSettings"]["Networks"]["churn"]["IPAddress"].endswith(".2")
+
+
+def test_publish_a_port_range(clean):
+    d = clean
+    base = _free_port()
+    for _ in range(50):   # two free ports in a row
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("0.0.0.0", base))
+                b.bind(("0.0.0.0", base + 1))
+                break
+            except OSError:
+                base = _free_port()
+    d.docker("run", "-d", "--name", "ranged", "-p", f"127.0.0.1:{base}-{base + 1}:8080-8081", "busybox", "sh", "-c",
+             "mkdir -p /a /b && echo A > /a/index.html && echo B > /b/index.html && "
+             "httpd -p 8081 -h /b && exec httpd -f -p 8080 -h /a")
+    assert _get(f"http://127.0.0.1:{base}/") == "A\n"
+    assert _get(f"http://127.0.0.1:{base + 1}/") == "B\n"
+    lines = d.docker("port", "ranged").stdout_text.splitlines()
+    assert lines == [f"8080/tcp -> 127.0.0.1:{base}", f"8081/tcp -> 127.0.0.1:{base + 1}"]
+
+
+def test_network_events(clean):
+    d = clean
+    since = str(time.time() - 1)
+    nid = d.docker("network", "create", "evnet").stdout_text.strip()
+    cid = d.docker("run", "-d", "--network", "evnet", "busybox", "sleep", "60").stdout_text.strip()
+    d.docker("rm", "-f", cid)
+    d.docker("network", "rm", "evnet")
+    out = d.docker("events", "--since", since, "--until", str(time.time() + 1), "--filter", "type=network",
+                   "--format", "{{.Action}} {{.Actor.ID}} {{index .Actor.Attributes \"name\"}}").stdout_text
+    actions = [line.split()[0] for line in out.splitlines() if nid in line]
+    assert actions == ["create", "connect", "disconnect", "destroy"], out
+    assert all(line.endswith(" evnet") for line in out.splitlines() if nid in line)
