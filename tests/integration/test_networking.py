@@ -8,6 +8,7 @@ dockyard CLI and plain sockets from the host.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -261,6 +262,10 @@ def test_network_bad_input_is_refused_and_leaves_nothing(clean):
     assert r.returncode != 0 and "pre-defined network" in r.stderr_text
     r = d.docker("network", "create", "first", check=False)
     assert r.returncode != 0 and "already exists" in r.stderr_text
+    lo_before = subprocess.run(["ip", "-o", "addr", "show", "lo"], capture_output=True, text=True).stdout
+    r = d.docker("network", "create", "-o", "com.docker.network.bridge.name=lo", "takeslo", check=False)
+    assert r.returncode != 0 and "interface lo already exists" in r.stderr_text
+    assert subprocess.run(["ip", "-o", "addr", "show", "lo"], capture_output=True, text=True).stdout == lo_before
     assert _links() == before
     names = d.docker("network", "ls", "--format", "{{.Name}}").stdout_text.split()
     assert "overlap" not in names and "gw" not in names
@@ -372,21 +377,29 @@ def test_bad_publish_specs_are_refused(clean):
 # ---------------------------------------------------------------- churn and persistence
 def test_fifty_containers_leave_no_veth_address_or_rule_behind(clean):
     d = clean
-    d.docker("network", "create", "churn")
-    links_before, rules_before = _links(), _nft_rules(d)
+    net_id = d.docker("network", "create", "churn").stdout_text.strip()
+    d.docker("run", "--rm", "busybox", "true")
+    for _ in range(50):   # earlier tests' pairs may still be going away in the background
+        links_before = _links()
+        time.sleep(0.1)
+        if _links() == links_before:
+            break
+    rules_before = _nft_rules(d)
     ids = []
     for i in range(50):
         args = ["-p", "127.0.0.1::8080"] if i % 5 == 0 else []
         ids.append(d.docker("run", "-d", "--network", "churn", *args, "busybox", "sleep", "60").stdout_text.strip())
-    assert len([x for x in _links() - links_before if x.startswith("veth")]) == 50
+    ports = os.listdir(f"/sys/class/net/br-{net_id[:12]}/brif")
+    assert len(ports) == 50 and all(p.startswith("veth") for p in ports)
     ips = {_inspect(d, i)["NetworkSettings"]["Networks"]["churn"]["IPAddress"] for i in ids[:5]}
     assert len(ips) == 5
     d.docker("rm", "-f", *ids)
     for _ in range(50):   # the pairs go away in the background (each deletion waits out an RCU period)
-        if _links() == links_before:
+        if not _links() - links_before:
             break
         time.sleep(0.1)
-    assert _links() == links_before
+    assert not _links() - links_before
+    assert not os.listdir(f"/sys/class/net/br-{net_id[:12]}/brif")
     assert _nft_rules(d) == rules_before
     net = json.loads(d.docker("network", "inspect", "churn").stdout_text)[0]
     assert net["Containers"] == {}

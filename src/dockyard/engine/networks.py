@@ -91,7 +91,7 @@ class NetworkService:
         ours = {n.bridge for n in self.store.all() if n.is_bridge}
         for leftover in set(links.owned_bridges(self.owner)) - ours:
             log.info("removing bridge %s left by an earlier run", leftover)
-            links.delete_bridge(leftover)
+            self._drop_bridge(leftover)
         for n in self.store.all():
             if n.is_bridge:
                 self._bring_up(n)
@@ -154,11 +154,7 @@ class NetworkService:
     def _teardown(self) -> None:
         for n in self.store.all():
             if n.is_bridge:
-                try:
-                    self.firewall.disable_bridge(n.bridge)
-                    links.delete_bridge(n.bridge)
-                except OSError as e:
-                    log.warning("removing bridge %s: %s", n.bridge, e)
+                self._drop_bridge(n.bridge)
         self.firewall.remove()
 
     # ------------------------------------------------------------------ firewall
@@ -204,18 +200,20 @@ class NetworkService:
             self.store.save(n)
         except BaseException:
             self.address_pools.pop(n.id, None)
-            await loop.run_in_executor(None, self._drop_bridge, n)
+            await loop.run_in_executor(None, self._drop_bridge, n.bridge)
             raise
         await self.apply_firewall()
         self._emit("network", "create", n.id, name=n.name, type=n.driver)
         return n
 
-    def _drop_bridge(self, n: Network) -> None:
+    def _drop_bridge(self, bridge: str) -> None:
+        if not links.owned(bridge, self.owner):   # never touch an interface someone else made
+            return
         try:
-            self.firewall.disable_bridge(n.bridge)
-            links.delete_bridge(n.bridge)
+            self.firewall.disable_bridge(bridge)
+            links.delete_bridge(bridge, self.owner)
         except OSError as e:
-            log.warning("removing bridge %s: %s", n.bridge, e)
+            log.warning("removing bridge %s: %s", bridge, e)
 
     async def remove(self, ref: str) -> None:
         n = self.get(ref)
@@ -228,7 +226,7 @@ class NetworkService:
         self.store.delete(n.id)
         self.address_pools.pop(n.id, None)
         await self.apply_firewall()
-        await asyncio.get_running_loop().run_in_executor(None, self._drop_bridge, n)
+        await asyncio.get_running_loop().run_in_executor(None, self._drop_bridge, n.bridge)
         self._emit("network", "destroy", n.id, name=n.name, type=n.driver)
 
     async def prune(self, keep: Callable[[Network], bool]) -> list[str]:

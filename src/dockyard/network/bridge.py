@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dockyard import errors
 from dockyard.network.loopback import set_loopback_up
 from dockyard.network.netlink import Netlink, link_exists, random_veth_name, set_sysctl
 from dockyard.network.netns import in_netns
 
-__all__ = ["Plug", "ensure_bridge", "delete_bridge", "owned_bridges", "plug", "unplug", "plug_loopback_only",
+__all__ = ["Plug", "ensure_bridge", "delete_bridge", "owned", "owned_bridges", "plug", "unplug", "plug_loopback_only",
            "routes_in_use"]
 
 _SYS = Path("/sys/class/net")
@@ -29,11 +30,26 @@ def _owner_alias(owner: str) -> str:
     return f"dockyard:{owner}"
 
 
+def owned(name: str, owner: str) -> bool:
+    """Whether interface `name` is a bridge tagged as `owner`'s."""
+    try:
+        return (_SYS / name / "ifalias").read_text().strip() == _owner_alias(owner)
+    except OSError:
+        return False
+
+
 def ensure_bridge(name: str, gateway_cidr: str, owner: str, mtu: int = 0) -> None:
-    """The bridge with the gateway address, up; created when missing. Idempotent."""
+    """The bridge with the gateway address, up; created when missing. Idempotent.
+
+    An interface of that name that is not ours (eth0, another daemon's bridge) is never
+    adopted: it would be renumbered now and deleted later.
+    """
     with Netlink() as nl:
         if not link_exists(name):
             nl.create_bridge(name, mtu)
+        elif not owned(name, owner):
+            raise errors.Conflict(f"cannot create network: interface {name} already exists and is not "
+                                  "a bridge this daemon made")
         nl.set_alias(name, _owner_alias(owner))
         nl.add_address(name, gateway_cidr)
         nl.set_up(name)
@@ -42,9 +58,11 @@ def ensure_bridge(name: str, gateway_cidr: str, owner: str, mtu: int = 0) -> Non
         set_sysctl(f"net/ipv6/conf/{name}/disable_ipv6", "1")
 
 
-def delete_bridge(name: str) -> None:
-    with Netlink() as nl:
-        nl.delete_link(name)
+def delete_bridge(name: str, owner: str) -> None:
+    """Only a bridge tagged as `owner`'s: anything else of that name is left alone."""
+    if owned(name, owner):
+        with Netlink() as nl:
+            nl.delete_link(name)
 
 
 def owned_bridges(owner: str) -> list[str]:
