@@ -167,11 +167,11 @@ class EndpointManager:
         except errors.DockyardError as e:
             raise type(e)(f"driver failed programming external connectivity on endpoint {c.name} "
                           f"({c.id[:64]}): {e.message}") from None
+        # exposed but unpublished ports show as null, as in Docker's inspect
         ports: dict[str, Any] = {key: None for key in c.config.get("ExposedPorts") or {}}
         for h in held:
-            ports.setdefault(f"{h.request.container_port}/{h.request.proto}", None)
             key = f"{h.request.container_port}/{h.request.proto}"
-            ports[key] = (ports[key] or []) + [{"HostIp": h.host_ip, "HostPort": str(h.host_port)}]
+            ports[key] = [*(ports.get(key) or []), {"HostIp": h.host_ip, "HostPort": str(h.host_port)}]
         c.network_settings["Ports"] = ports
 
     async def plug(self, c: Container, pid: int, plan: NetPlan) -> None:
@@ -182,21 +182,26 @@ class EndpointManager:
         if plan.kind == "none":
             await loop.run_in_executor(None, links.plug_loopback_only, pid, None)
             return
-        listeners = None
-        for index, (_name, ep) in enumerate(c.network_settings["Networks"].items()):
+        for ep in c.network_settings["Networks"].values():
             n = self.networks.store.by_id(ep["NetworkID"])
             assert n is not None
-            inside = open_listeners if plan.embedded_dns and listeners is None else None
-            veth, opened = await loop.run_in_executor(None, links.plug, pid, self._plug_for(n, ep, f"eth{index}",
-                                                                                          primary=index == 0), inside)
-            c.endpoints[n.id] = {"veth": veth, "ifname": f"eth{index}"}
-            listeners = listeners or opened
-            self._emit("network", "connect", n.id, container=c.id, name=n.name, type=n.driver)
-        if listeners is not None:
-            await self.dns.add(c.id, *listeners)
-            self._dns_clients.add(c.id)
+            await self._plug_endpoint(c, pid, n, ep, want_dns=plan.embedded_dns)
         if self.held.get(c.id):
             await self.networks.apply_firewall()
+
+    async def _plug_endpoint(self, c: Container, pid: int, n: Network, ep: dict[str, Any], *,
+                             want_dns: bool) -> None:
+        """One veth into the netns: the next free ethN; the first one carries the default route.
+        The DNS listeners are opened inside the netns on the same trip, once per container."""
+        used = {p["ifname"] for p in c.endpoints.values()}
+        ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
+        inside = open_listeners if want_dns and not self.dns_served(c.id) else None
+        veth, listeners = await asyncio.get_running_loop().run_in_executor(
+            None, links.plug, pid, self._plug_for(n, ep, ifname, primary=not c.endpoints), inside)
+        c.endpoints[n.id] = {"veth": veth, "ifname": ifname}
+        if listeners is not None:
+            await self._serve_dns(c.id, listeners)
+        self._emit("network", "connect", n.id, container=c.id, name=n.name, type=n.driver)
 
     @staticmethod
     def _plug_for(n: Network, ep: dict[str, Any], ifname: str, primary: bool) -> links.Plug:
@@ -275,22 +280,15 @@ class EndpointManager:
 
     async def _plug_running(self, c: Container, n: Network, ep: dict[str, Any]) -> None:
         self._assign(c, n, ep)
-        used = {p["ifname"] for p in c.endpoints.values()}
-        ifname = next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)
-        want_dns = n.user_defined and not self.dns_served(c.id)
-        loop = asyncio.get_running_loop()
         try:
-            veth, listeners = await loop.run_in_executor(
-                None, links.plug, c.state.pid, self._plug_for(n, ep, ifname, primary=not c.endpoints),
-                open_listeners if want_dns else None)
+            await self._plug_endpoint(c, c.state.pid, n, ep, want_dns=n.user_defined)
         except BaseException:
             self._forget_address(n.name, ep)
             raise
-        c.endpoints[n.id] = {"veth": veth, "ifname": ifname}
-        if listeners is not None:
-            await self.dns.add(c.id, *listeners)
-            self._dns_clients.add(c.id)
-        self._emit("network", "connect", n.id, container=c.id, name=n.name, type=n.driver)
+
+    async def _serve_dns(self, cid: str, listeners: tuple[Any, Any]) -> None:
+        await self.dns.add(cid, *listeners)
+        self._dns_clients.add(cid)
 
     def dns_served(self, cid: str) -> bool:
         return cid in self._dns_clients
@@ -339,8 +337,7 @@ class EndpointManager:
                 try:
                     listeners = await asyncio.get_running_loop().run_in_executor(
                         None, _listeners_in, c.state.pid)
-                    await self.dns.add(c.id, *listeners)
-                    self._dns_clients.add(c.id)
+                    await self._serve_dns(c.id, listeners)
                 except OSError as e:
                     log.warning("container %s: no embedded DNS after restart: %s", c.id[:12], e)
 
