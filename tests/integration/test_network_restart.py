@@ -100,6 +100,10 @@ def test_a_crash_leaves_nothing_that_the_next_start_does_not_reconcile(daemon):
     subprocess.run(["ip", "link", "set", stray, "alias", f"dockyard:{d.bridge}"], check=True)
     time.sleep(0.3)
     d.start()
+    for _ in range(50):   # its shim may outlive it by a moment and report the exit to the new daemon
+        if _inspect(d, "doomed")["State"]["Status"] == "exited":
+            break
+        time.sleep(0.1)
     assert _inspect(d, "doomed")["State"]["Status"] == "exited"
     assert not os.path.exists(f"/sys/class/net/{stray}")
     assert f"dport {port}" not in _table(d)
