@@ -20,9 +20,12 @@ def rfc3339_seconds(ts: float) -> str:
 
 
 def volume_json(v: Volume, mountpoint: str) -> dict[str, Any]:
+    def go_map(m: dict[str, str] | None) -> dict[str, str] | None:
+        return None if m is None else dict(sorted(m.items()))   # Go writes a map's keys sorted
+
     return {
-        "CreatedAt": rfc3339_seconds(v.created), "Driver": v.driver, "Labels": v.labels,
-        "Mountpoint": mountpoint, "Name": v.name, "Options": v.options, "Scope": "local",
+        "CreatedAt": rfc3339_seconds(v.created), "Driver": v.driver, "Labels": go_map(v.labels),
+        "Mountpoint": mountpoint, "Name": v.name, "Options": go_map(v.options), "Scope": "local",
     }
 
 
