@@ -94,7 +94,9 @@ class LocalDriver:
     def sweep(self) -> None:
         """Finish removals a crash interrupted."""
         for p in self.root.iterdir():
-            if p.name.startswith(_TRASH):
+            if p.name.startswith(_TRASH) and p.is_symlink():
+                p.unlink()
+            elif p.name.startswith(_TRASH):
                 self._unmount_all_under(p)
                 shutil.rmtree(p, ignore_errors=True)
 
@@ -123,6 +125,9 @@ class LocalDriver:
             top = self.root / name
             if needs_mount(opts):
                 self._unmount(name)
+            if top.is_symlink():   # not ours (we make directories): drop the link, never follow it
+                top.unlink()
+                return
             if not top.exists():
                 return
             # out of the namespace first (atomic), then delete: a crash leaves only trash
