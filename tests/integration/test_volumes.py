@@ -87,9 +87,9 @@ def test_image_volume_is_anonymous_and_filled(daemon, tmp_path):
     d = daemon
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN mkdir /data && echo seeded > /data/seed\n"
                                          "VOLUME /data\nRUN echo lost > /data/after\n")
-    d.docker("build", "-q", "-t", "t/vol:1", str(tmp_path))
     before = _volumes(d)
-    assert before == _volumes(d)   # the build's RUN containers left no anonymous volume behind
+    d.docker("build", "-q", "-t", "t/vol:1", str(tmp_path))
+    assert _volumes(d) == before   # the build's RUN containers left no anonymous volume behind
     cid = d.docker("create", "t/vol:1", "cat", "/data/seed", "/data/after").stdout_text.strip()
     mounts = _inspect(d, cid)["Mounts"]
     assert len(mounts) == 1 and mounts[0]["Type"] == "volume" and mounts[0]["Destination"] == "/data"

@@ -40,6 +40,9 @@ class VolumeHandlers:
         body = await req.json(required=False) or {}
         if not isinstance(body, dict):
             raise errors.InvalidArgument("invalid JSON: the body must be an object")
+        if body.get("ClusterVolumeSpec") is not None and req.api_version_at_least("1.42"):
+            raise errors.InvalidState('This node is not a swarm manager. Use "docker swarm init" or '
+                                      '"docker swarm join" to connect this node to swarm and try again.')
         for key in ("Name", "Driver"):
             if not isinstance(body.get(key) or "", str):
                 raise errors.InvalidArgument(f"invalid JSON: {key} must be a string")
