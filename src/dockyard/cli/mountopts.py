@@ -19,11 +19,12 @@ _PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 
 
 def _go_bool(key: str, val: str) -> bool:
-    if val in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if val in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(f"invalid value for {key}: {val}")
+    from dockyard.cli.flags import parse_bool
+
+    try:
+        return parse_bool(val)
+    except ValueError:
+        raise ValueError(f"invalid value for {key}: {val}") from None
 
 
 def _absolute(source: str) -> str:
@@ -92,10 +93,7 @@ def parse_mount_flag(value: str) -> dict[str, Any]:
         elif key == "volume-subpath":
             volume_options()["Subpath"] = val
         elif key == "volume-nocopy":
-            try:
-                volume_options()["NoCopy"] = _go_bool(key, val)
-            except ValueError:
-                raise ValueError(f"invalid value for volume-nocopy: {val}") from None
+            volume_options()["NoCopy"] = _go_bool(key, val)
         elif key == "volume-label":
             _key_value(volume_options().setdefault("Labels", {}), val)
         elif key == "volume-driver":
