@@ -282,7 +282,8 @@ class MountManager:
                 self._emit("volume", "unmount", name, driver=v.driver if v else "local", container=c.id)
 
     def adopt(self, c: Container) -> None:
-        """A container that kept running across a daemon restart still holds its volumes."""
+        """At daemon start, for a container recorded as running: its volumes count as mounted until
+        its exit is settled (now, if it died meanwhile; later, if its shim kept it alive)."""
         names = [rec["name"] for rec in c.mount_points if rec.get("type") == "volume" and rec.get("name")]
         self._mounted[c.id] = names
         for name in names:
