@@ -76,7 +76,7 @@ def _cluster_spec(o: Parsed) -> dict[str, Any]:
 def _ls(cli: Cli, o: Parsed) -> int:
     from dockyard.cli.format import format_rows
     from dockyard.cli.netconfig import parse_filters, sorted_filters
-    from dockyard.cli.netformat import natural_less
+    from dockyard.cli.netformat import sort_networks as sort_by_name
     from dockyard.cli.volformat import DEFAULT_TABLE, VolumeRow, list_format
     from dockyard.client.api import encode_filters
 
@@ -85,13 +85,7 @@ def _ls(cli: Cli, o: Parsed) -> int:
     volumes = resp.get("Volumes") or []
     if o.bool("cluster"):
         volumes = [v for v in volumes if v.get("ClusterVolume") is not None]
-    import functools
-
-    def cmp(p: dict[str, Any], q: dict[str, Any]) -> int:
-        a, b = p.get("Name") or "", q.get("Name") or ""
-        return -1 if natural_less(a, b) else 1 if natural_less(b, a) else 0
-
-    rows = [VolumeRow(v) for v in sorted(volumes, key=functools.cmp_to_key(cmp))]
+    rows = [VolumeRow(v) for v in sort_by_name(volumes)]   # natural order, as docker sorts networks too
     fmt = list_format(o.str("format"), o.bool("quiet"), o.bool("cluster"))
     cli.out.write(format_rows(fmt, rows, VolumeRow.HEADERS, DEFAULT_TABLE))
     return 0
