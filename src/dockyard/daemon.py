@@ -110,10 +110,18 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.networks import NetworkHandlers
     from dockyard.api.handlers.observe import ObserveHandlers
     from dockyard.api.handlers.system import SystemHandlers
-    from dockyard.api.routes import add_build_routes, add_network_routes, add_observe_routes, build_router
+    from dockyard.api.handlers.volumes import VolumeHandlers
+    from dockyard.api.routes import (
+        add_build_routes,
+        add_network_routes,
+        add_observe_routes,
+        add_volume_routes,
+        build_router,
+    )
     from dockyard.api.server import ApiServer
     from dockyard.build.executor import Builder
     from dockyard.engine.bootstrap_service import Bootstrapper
+    from dockyard.engine.container_mounts import MountManager
     from dockyard.engine.container_store import ContainerStore
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl, observe_paused
@@ -125,12 +133,15 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.engine.network_store import NetworkStore
     from dockyard.engine.networks import NetworkService
     from dockyard.engine.stats import StatsService
+    from dockyard.engine.volume_store import VolumeStore
+    from dockyard.engine.volumes import VolumeService
     from dockyard.network.dns import EmbeddedDns, host_nameservers
     from dockyard.network.firewall import Firewall, table_name
     from dockyard.network.ipam import DEFAULT_POOLS, parse_pools
     from dockyard.runtime.cgroups import detect_mode
     from dockyard.store.db import Database
     from dockyard.store.paths import Paths
+    from dockyard.volume.local import LocalDriver
 
     log = logging.getLogger("dockyard.daemon")
     paths = Paths(Path(args.data_root).resolve(), Path(args.exec_root).resolve())
@@ -148,7 +159,10 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
                               pools=parse_pools(args.default_address_pool) or DEFAULT_POOLS, emit=events)
     dns = EmbeddedDns(NetworkRecords(networks), lambda: host_nameservers(_read("/etc/resolv.conf")))
     endpoints = EndpointManager(networks, dns, paths.container, emit=events)
-    containers = ContainerService(paths, container_store, images, zygote,
+    volumes = VolumeService(VolumeStore(db), LocalDriver(paths.volumes_dir), container_store, emit=events)
+    volumes.restore()
+    mounts = MountManager(volumes, paths, container_store, images.rootfs_lowerdirs, emit=events)
+    containers = ContainerService(paths, container_store, images, zygote, mounts=mounts,
                                   cgroup_parent=args.cgroup_parent, default_runtime=args.default_runtime,
                                   on_event=events, networking=endpoints)
     endpoints.bind(containers._lock, container_store.save)
@@ -169,6 +183,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     builder.recover()
     add_build_routes(router, BuildHandlers(builder))
     add_network_routes(router, NetworkHandlers(networks, endpoints))
+    add_volume_routes(router, VolumeHandlers(volumes))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)

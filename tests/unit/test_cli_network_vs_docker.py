@@ -91,8 +91,9 @@ def answer(method: str, path: str) -> bytes:
 class Recorder(FakeDaemon):
     """The fake daemon, with keep-alive (the Go client reuses its connection after the ping)."""
 
-    def __init__(self) -> None:
+    def __init__(self, respond=None) -> None:
         super().__init__(None, api_version="1.50")
+        self.respond = respond or answer   # (method, path) → the raw HTTP response
         self.calls: list[tuple[str, str, dict, object]] = []
         self.lock = threading.Lock()
 
@@ -119,7 +120,7 @@ class Recorder(FakeDaemon):
                 doc = json.loads(body) if body.strip() else None
                 with self.lock:
                     self.calls.append((method, url.path, parse_qs(url.query), doc))
-                conn.sendall(answer(method, path))
+                conn.sendall(self.respond(method, path))
         except OSError:
             return
         finally:

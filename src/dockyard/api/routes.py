@@ -10,9 +10,10 @@ from dockyard.api.handlers.images import ImageHandlers
 from dockyard.api.handlers.networks import NetworkHandlers
 from dockyard.api.handlers.observe import ObserveHandlers
 from dockyard.api.handlers.system import SystemHandlers
+from dockyard.api.handlers.volumes import VolumeHandlers
 from dockyard.api.server import Router
 
-__all__ = ["build_router", "add_observe_routes", "add_build_routes", "add_network_routes"]
+__all__ = ["build_router", "add_observe_routes", "add_build_routes", "add_network_routes", "add_volume_routes"]
 
 
 def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers,
@@ -78,3 +79,11 @@ def add_network_routes(r: Router, networks: NetworkHandlers) -> None:
     r.add("DELETE", "/networks/{id}", networks.remove)
     r.add("POST", "/networks/{id}/connect", networks.connect)
     r.add("POST", "/networks/{id}/disconnect", networks.disconnect)
+
+
+def add_volume_routes(r: Router, volumes: VolumeHandlers) -> None:
+    r.add("GET", "/volumes", volumes.list)
+    r.add("POST", "/volumes/create", volumes.create)
+    r.add("POST", "/volumes/prune", volumes.prune)
+    r.add("GET", "/volumes/{name}", volumes.inspect)
+    r.add("DELETE", "/volumes/{name}", volumes.remove)

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
+from dockyard.api.wire_volumes import mounts_json
 from dockyard.engine.container_store import Container
 from dockyard.engine.timeutil import rfc3339_to_epoch
 from dockyard.store.paths import Paths
@@ -87,7 +88,7 @@ def container_inspect(c: Container, paths: Paths, *, size: tuple[int, int] | Non
         "GraphDriver": {"Name": "overlay2", "Data": {
             "MergedDir": str(paths.bundle(c.id) / "rootfs"), "UpperDir": str(rw / "upper"),
             "WorkDir": str(rw / "work")}},
-        "Mounts": [], "Config": c.config, "NetworkSettings": _network_settings(c),
+        "Mounts": mounts_json(c), "Config": c.config, "NetworkSettings": _network_settings(c),
     }
     if size is not None:
         out["SizeRw"], out["SizeRootFs"] = size
@@ -115,7 +116,7 @@ def container_summary(c: Container, image_name: str, *, size: tuple[int, int] | 
         "Labels": c.config.get("Labels") or {}, "State": c.state.status.value, "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": (c.network_settings or {}).get("Networks") or {}},
-        "Mounts": [],
+        "Mounts": mounts_json(c),
     }
     if size is not None:
         out["SizeRw"], out["SizeRootFs"] = size

@@ -383,7 +383,7 @@ class BuildRun:
 
     async def _remove_container(self, cid: str) -> None:
         with contextlib.suppress(errors.DockyardError):
-            await self.b.containers.remove(cid, force=True)
+            await self.b.containers.remove(cid, force=True, volumes=True)   # a VOLUME's anonymous volume too
             self.out.stream(f"Removing intermediate container {cid[:12]}\n")
 
     # ------------------------------------------------------------------ COPY / ADD

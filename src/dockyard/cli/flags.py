@@ -96,11 +96,22 @@ def parse_map(values: list[str]) -> dict[str, str]:
     return out
 
 
+def _quote(value: str | None) -> str:
+    """pflag shows a refused value with Go's %q."""
+    from dockyard.build.golang import go_quote
+
+    return go_quote(value or "")
+
+
 def _convert_for(kind: str) -> Callable[[str], object] | None:
     if kind in ("int", "int64", "uint", "uint16", "uint64"):
         return parse_int
     if kind == "bytes":
         return parse_bytes
+    if kind == "mount":
+        from dockyard.cli.mountopts import parse_mount_flag
+
+        return parse_mount_flag
     return None
 
 
@@ -165,7 +176,7 @@ class FlagSet:
             try:
                 value: object = True if raw is None else parse_bool(raw)
             except ValueError as e:
-                raise FlagError(f'invalid argument "{raw}" for "{self._label(spec)}" flag: {e}') from None
+                raise FlagError(f'invalid argument {_quote(raw)} for "{self._label(spec)}" flag: {e}') from None
             out.values[name] = value
         else:
             assert raw is not None
@@ -173,7 +184,7 @@ class FlagSet:
             try:
                 value = conv(raw) if conv else raw
             except ValueError as e:
-                raise FlagError(f'invalid argument "{raw}" for "{self._label(spec)}" flag: {e}') from None
+                raise FlagError(f'invalid argument {_quote(raw)} for "{self._label(spec)}" flag: {e}') from None
             if kind in _LIST_KINDS:
                 cur = out.values.setdefault(name, [])
                 cur.append(value)  # type: ignore[attr-defined]

@@ -96,6 +96,14 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "prune": ("network", "NETWORK_PRUNE", "Remove all unused networks"),
         "rm": ("network", "NETWORK_RM", "Remove one or more networks"),
     }),
+    "volume": ("Manage volumes", {
+        "create": ("volume", "VOLUME_CREATE", "Create a volume"),
+        "inspect": ("volume", "VOLUME_INSPECT", "Display detailed information on one or more volumes"),
+        "ls": ("volume", "VOLUME_LS", "List volumes"),
+        "prune": ("volume", "VOLUME_PRUNE", "Remove unused local volumes"),
+        "rm": ("volume", "VOLUME_RM", "Remove one or more volumes"),
+        "update": ("volume", "VOLUME_UPDATE", "Update a volume (cluster volumes only)"),
+    }),
     "system": ("Manage dockyard", {
         "events": COMMANDS["events"],
         "info": COMMANDS["info"],
@@ -106,6 +114,7 @@ _GROUP_ALIASES = {
     "container": {"list": "ls", "ps": "ls", "remove": "rm"},
     "image": {"list": "ls", "remove": "rm"},
     "network": {"list": "ls", "remove": "rm"},
+    "volume": {"list": "ls", "remove": "rm"},
     "system": {},
 }
 
@@ -221,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             (sys.stdout if rest else sys.stderr).write(_group_help(group))
             return 0
         if group is not None:
-            sys.stderr.write(f"{BIN}: unknown command: {BIN} {path}\n\nUsage:  {BIN} {group}\n\n"
+            use = "volume COMMAND" if group == "volume" else group   # each group's cobra Use line
+            sys.stderr.write(f"{BIN}: unknown command: {BIN} {path}\n\nUsage:  {BIN} {use}\n\n"
                              f"Run '{BIN} {group} --help' for more information\n")
             return 1
         sys.stderr.write(f"{BIN}: unknown command: {BIN} {path}\n\nRun '{BIN} --help' for more information\n")

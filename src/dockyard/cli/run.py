@@ -100,7 +100,7 @@ def _create(cli: Cli, o: Parsed) -> int:
     from dockyard.client.transport import ConnectError
     from dockyard.errors import DockyardError
 
-    body = _body(o, detach=True)
+    body = _body(o, detach=False)   # as docker: only `run -d` clears the Attach* fields
     body["AttachStdin"] = False
     try:
         cid = create_container(cli, o, body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from dockyard.cli.flags import parse_bytes, parse_map
+from dockyard.cli.mountopts import split_volumes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
     from dockyard.cli.flags import Parsed
 
-__all__ = ["build_create_body", "parse_env_file", "parse_publish", "parse_restart", "parse_mount", "console_size"]
+__all__ = ["build_create_body", "parse_env_file", "parse_publish", "parse_restart", "console_size"]
 
 
 def _kv_env(value: str) -> str | None:
@@ -142,45 +143,6 @@ def parse_restart(policy: str) -> dict[str, Any]:
     return {"Name": name or "no", "MaximumRetryCount": retries}
 
 
-def parse_mount(spec: str) -> dict[str, Any]:
-    """`--mount type=bind,source=/a,target=/b,readonly` → a Mount object."""
-    m: dict[str, Any] = {"Type": "volume"}
-    for field in spec.split(","):
-        key, eq, val = field.partition("=")
-        key = key.strip().lower()
-        if key in ("type",):
-            m["Type"] = val
-        elif key in ("source", "src"):
-            m["Source"] = val
-        elif key in ("target", "destination", "dst"):
-            m["Target"] = val
-        elif key in ("readonly", "ro"):
-            m["ReadOnly"] = (not eq) or val.lower() in ("1", "true")
-        elif key == "consistency":
-            m["Consistency"] = val
-        elif key == "bind-propagation":
-            m.setdefault("BindOptions", {})["Propagation"] = val
-        elif key == "volume-nocopy":
-            m.setdefault("VolumeOptions", {})["NoCopy"] = (not eq) or val.lower() in ("1", "true")
-        elif key == "volume-driver":
-            m.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {})["Name"] = val
-        elif key == "volume-opt":
-            k, _, v = val.partition("=")
-            m.setdefault("VolumeOptions", {}).setdefault("DriverConfig", {}).setdefault("Options", {})[k] = v
-        elif key == "volume-label":
-            k, _, v = val.partition("=")
-            m.setdefault("VolumeOptions", {}).setdefault("Labels", {})[k] = v
-        elif key == "tmpfs-size":
-            m.setdefault("TmpfsOptions", {})["SizeBytes"] = parse_bytes(val)
-        elif key == "tmpfs-mode":
-            m.setdefault("TmpfsOptions", {})["Mode"] = int(val, 8)
-        else:
-            raise ValueError(f"invalid argument \"{spec}\" for \"--mount\" flag: unexpected key '{key}' in '{field}'")
-    if "Target" not in m:
-        raise ValueError(f"invalid argument \"{spec}\" for \"--mount\" flag: target is required")
-    return m
-
-
 def console_size(fd: int = 1) -> list[int]:
     """[height, width] of the terminal on fd, [0, 0] if it is not one (ConsoleSize)."""
     try:
@@ -263,14 +225,8 @@ def build_create_body(o: Parsed, image: str, cmd: list[str], detach: bool = Fals
         for p in _port_range(port, "containerPort", e):
             exposed.setdefault(f"{p}/{proto or 'tcp'}", {})
 
-    binds: list[str] = []
-    volumes: dict[str, dict] = {}
-    for v in o.list("volume"):
-        if ":" in v:
-            binds.append(v)
-        else:
-            volumes[v] = {}
-    mounts = [parse_mount(m) for m in o.list("mount")]
+    binds, volumes = split_volumes(o.list("volume"))
+    mounts = o.list("mount")   # already Mount objects: checked as the flag was parsed (cli/mountopts.py)
     tmpfs: dict[str, str] = {}
     for t in o.list("tmpfs"):
         path, _, opts = t.partition(":")

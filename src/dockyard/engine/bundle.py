@@ -10,7 +10,9 @@ import contextlib
 import json
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from dockyard.engine.container_store import Container
 from dockyard.engine.endpoints import NetPlan
@@ -49,7 +51,9 @@ def _etc_files(paths: Paths, c: Container, hostname: str, net: NetPlan) -> dict[
                            dns_options=hc.get("DnsOptions"))
 
 
-def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str, net: NetPlan) -> Path:
+def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str, net: NetPlan,
+            mounts: Sequence[Mapping[str, Any]] = (), rootfs_propagation: str = "") -> Path:
+    """`mounts`: the container's binds, volumes and tmpfs as config.json entries (container_mounts.py)."""
     bundle = paths.bundle(c.id)
     rootfs = bundle / "rootfs"
     rootfs.mkdir(parents=True, exist_ok=True)
@@ -70,9 +74,11 @@ def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str,
             cgroups_path=cgroups_path, resources=resources_of(hc), etc_files=etc,
             privileged=bool(hc.get("Privileged")), cap_add=hc.get("CapAdd") or [],
             cap_drop=hc.get("CapDrop") or [], shm_size=hc.get("ShmSize") or (64 << 20),
-            host_network=host_net, netns_path=net.netns_path or None)
+            host_network=host_net, netns_path=net.netns_path or None, mounts=mounts)
         if host_net:
             spec["hostname"] = hostname
+        if rootfs_propagation:   # a shared or slave bind needs the container's root to pass events on
+            spec["linux"]["rootfsPropagation"] = rootfs_propagation
         if wants_init(hc):
             apply_init(spec, find_init())
         (bundle / "config.json").write_text(json.dumps(spec))

@@ -29,6 +29,15 @@ def _on_network(c: Container, wanted: list[str]) -> bool:
                for w in wanted for name, ep in nets.items())
 
 
+def _has_volume(c: Container, wanted: list[str]) -> bool:
+    """moby: a mount's destination, or its volume name (a bind's source when it has none)."""
+    keys = set()
+    for mp in c.mount_points:
+        keys.add(mp.get("destination") or "")
+        keys.add(mp.get("name") or mp.get("source") or "")
+    return any(w in keys for w in wanted if w)
+
+
 def _published(c: Container) -> set[str]:
     ports = (c.network_settings or {}).get("Ports") or {}
     return {key for key, bindings in ports.items() if bindings}
@@ -96,6 +105,8 @@ def select(containers: list[Container], filters: dict[str, list[str]], *, all_: 
         if since_ts is not None and c.created_ts <= since_ts:
             continue
         if filters.get("network") and not _on_network(c, filters["network"]):
+            continue
+        if filters.get("volume") and not _has_volume(c, filters["volume"]):
             continue
         if filters.get("publish") and not _ports_match(_published(c), filters["publish"]):
             continue

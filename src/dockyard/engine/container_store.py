@@ -37,6 +37,8 @@ class Container:
     health: dict | None = None  # State.Health: {"Status", "FailingStreak", "Log"}
     # network id → {"veth": host end, "ifname": name inside}: what a running container is plugged with
     endpoints: dict = field(default_factory=dict)
+    # Docker's MountPoints: binds, volumes and tmpfs mounts resolved at create (volume/mounts.py records)
+    mount_points: list = field(default_factory=list)
 
     def record(self) -> dict:
         return {
@@ -51,6 +53,7 @@ class Container:
             "HasBeenManuallyStopped": self.manually_stopped,
             "Health": self.health,
             "Endpoints": self.endpoints,
+            "MountPoints": self.mount_points,
         }
 
     @classmethod
@@ -64,6 +67,7 @@ class Container:
             network_settings=rec.get("NetworkSettings", {}),
             manually_stopped=rec.get("HasBeenManuallyStopped", False), health=rec.get("Health"),
             endpoints=rec.get("Endpoints") or {},
+            mount_points=rec.get("MountPoints") or [],
         )
 
 
@@ -103,6 +107,11 @@ class ContainerStore:
         if len(matches) > 1:
             raise errors.InvalidArgument(f"Multiple IDs found with provided prefix: {ref}")
         raise errors.NotFound(f"No such container: {ref}")
+
+    def check_name_free(self, name: str) -> None:
+        existing = self.by_name(name)
+        if existing is not None:
+            raise self._name_conflict(name, existing.id)
 
     def insert(self, c: Container) -> None:
         existing = self.by_name(c.name)

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from dockyard import errors
 from dockyard.engine import bundle, lifecycle_errors
+from dockyard.engine.container_mounts import MountManager
 from dockyard.engine.container_store import Container, ContainerStore
 from dockyard.engine.control import unpause_after_signal
 from dockyard.engine.create_config import command_of, merge_config, normalise_host_config
@@ -70,11 +71,12 @@ class ExecTracker(Protocol):
 
 
 class ContainerService(Supervision):
-    def __init__(self, paths: Paths, store: ContainerStore, images, zygote: Zygote, *,
+    def __init__(self, paths: Paths, store: ContainerStore, images, zygote: Zygote, *, mounts: MountManager,
                  cgroup_parent: str = "dockyard", default_runtime: str = "dockyard",
                  on_event: Callable[..., None] | None = None, networking: EndpointManager | None = None) -> None:
         self.paths = paths
         self.networking = networking   # set by the daemon once the network service exists
+        self.mounts = mounts           # binds, volumes, tmpfs: resolved at create, mounted at start
         self.store = store
         self.images = images
         self.zygote = zygote
@@ -128,11 +130,14 @@ class ContainerService(Supervision):
             config=config, host_config=host_config, path=command[0], args=command[1:])
         if self.networking is not None:
             self.networking.configure(container, body.get("NetworkingConfig"))
+        self.store.check_name_free(name)   # before any volume is made for it
+        made = self.mounts.register(container)
         self.paths.container(cid).mkdir(parents=True, exist_ok=True)
         try:
             self.store.insert(container)
         except BaseException:
             shutil.rmtree(self.paths.container(cid), ignore_errors=True)
+            self.mounts.undo(made)
             raise
         self._emit("container", "create", container)
         return container
@@ -152,7 +157,7 @@ class ContainerService(Supervision):
             except BaseException:
                 self._fail_pending_attach(c.id)
                 if c.host_config.get("AutoRemove"):
-                    await self._remove_locked(c)
+                    await self._remove_locked(c, volumes=True)
                 raise
 
     async def _start_locked(self, c: Container) -> None:
@@ -160,10 +165,12 @@ class ContainerService(Supervision):
         runtime = c.host_config.get("Runtime") or self.default_runtime
         cgroups_path = f"/{self.cgroup_parent}/{c.id}"
         try:
+            mounts, propagation = self.mounts.setup(c)
             net = self.networking.allocate(c) if self.networking is not None else NetPlan("none")
-            prepared = bundle.prepare(self.paths, c, lowerdirs, cgroups_path, net)
+            prepared = bundle.prepare(self.paths, c, lowerdirs, cgroups_path, net, mounts, propagation)
         except BaseException:
             await self._release_network(c)
+            self.mounts.release(c, quiet=True)
             raise
         shim_dir = self.paths.shim_dir(c.id)
         shutil.rmtree(shim_dir, ignore_errors=True)
@@ -224,6 +231,7 @@ class ContainerService(Supervision):
         await self._release_network(c)
         await asyncio.get_running_loop().run_in_executor(None, bundle.release, self.paths, c.id)
         shutil.rmtree(shim_dir, ignore_errors=True)
+        self.mounts.release(c)
 
     # ------------------------------------------------------------------ exit
     async def _monitor(self, cid: str) -> None:
@@ -266,7 +274,7 @@ class ContainerService(Supervision):
             if delay is not None:
                 self.restarts.schedule(cid, delay)
             elif c.host_config.get("AutoRemove"):
-                await self._remove_locked(c)
+                await self._remove_locked(c, volumes=True)
 
     @staticmethod
     def _resolve(table: dict[str, list[asyncio.Future[WaitResult]]], cid: str, result: WaitResult) -> None:
@@ -383,13 +391,14 @@ class ContainerService(Supervision):
                 await self._wait_exit(c.id, 30)
         async with self._lock(c.id):
             if self.store._by_id.get(c.id) is not None:
-                await self._remove_locked(c)
+                await self._remove_locked(c, volumes)
 
-    async def _remove_locked(self, c: Container) -> None:
+    async def _remove_locked(self, c: Container, volumes: bool = False) -> None:
         if self.store._by_id.get(c.id) is None:
             return
         await asyncio.get_running_loop().run_in_executor(None, self._remove_files, c.id)
         self.store.delete(c.id)
+        self.mounts.removed(c, volumes)   # its anonymous volumes too, with rm -v / --rm
         self._locks.pop(c.id, None)
         self.restarts.forget(c.id)
         self.health.stop(c)
@@ -456,6 +465,7 @@ class ContainerService(Supervision):
                 continue
             if not c.state.status.is_running:
                 continue
+            self.mounts.adopt(c)   # its volumes stay mounted while it runs; its exit lets them go
             shim_dir = str(self.paths.shim_dir(c.id))
             if shim.shim_alive(shim_dir):
                 self._exited[c.id] = asyncio.Event()

@@ -70,6 +70,14 @@ MIGRATIONS: list[str] = [
         record TEXT NOT NULL              -- JSON: driver, IPAM, options, labels
     );
     """,
+    # 5: named volumes (engine/volume_store.py); which containers use one is read from their records.
+    """
+    CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        driver TEXT NOT NULL,
+        record TEXT NOT NULL              -- JSON: created, labels, driver options
+    );
+    """,
 ]
 
 

@@ -5,6 +5,7 @@ data root (persistent, default /var/lib/dockyard):
     blobs/sha256/<hex>               content-addressed blobs (layers, configs, manifests)
     tmp/                             temp files, renamed into place (same filesystem)
     snapshots/<chain-hex>/fs         one unpacked layer, an overlay lowerdir
+    volumes/<name>/_data             a named volume's files (volume/local.py)
     containers/<id>/                 per-container files that outlive a run:
         <id>-json.log                json-file log
         rw/upper, rw/work            the writable overlay layer
@@ -63,6 +64,11 @@ class Paths:
     def snapshot(self, chain_id: str) -> Path:
         """Directory of one unpacked layer; its contents live in ./fs."""
         return self.snapshots_dir / chain_id.partition(":")[2]
+
+    # -- volumes
+    @property
+    def volumes_dir(self) -> Path:
+        return self.data_root / "volumes"
 
     # -- containers
     @property
