@@ -102,6 +102,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     import asyncio
     import logging
 
+    from dockyard.api.handlers.archive import ArchiveHandlers
     from dockyard.api.handlers.build import BuildHandlers
     from dockyard.api.handlers.containers import ContainerHandlers
     from dockyard.api.handlers.events import EventHandlers
@@ -110,11 +111,19 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.networks import NetworkHandlers
     from dockyard.api.handlers.observe import ObserveHandlers
     from dockyard.api.handlers.system import SystemHandlers
-    from dockyard.api.routes import add_build_routes, add_network_routes, add_observe_routes, build_router
+    from dockyard.api.routes import (
+        add_archive_routes,
+        add_build_routes,
+        add_network_routes,
+        add_observe_routes,
+        build_router,
+    )
     from dockyard.api.server import ApiServer
     from dockyard.build.executor import Builder
+    from dockyard.engine.archive import ArchiveService
     from dockyard.engine.bootstrap_service import Bootstrapper
     from dockyard.engine.container_store import ContainerStore
+    from dockyard.engine.containerfs import sweep_views
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl, observe_paused
     from dockyard.engine.dns_records import NetworkRecords
@@ -135,6 +144,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     log = logging.getLogger("dockyard.daemon")
     paths = Paths(Path(args.data_root).resolve(), Path(args.exec_root).resolve())
     paths.ensure()
+    sweep_views(paths)   # container views a crash left mounted
     db = Database(paths.db)
     images = ImageService(paths, db)
     images.recover()   # finish or roll back what a crash interrupted
@@ -169,6 +179,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     builder.recover()
     add_build_routes(router, BuildHandlers(builder))
     add_network_routes(router, NetworkHandlers(networks, endpoints))
+    add_archive_routes(router, ArchiveHandlers(ArchiveService(containers)))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)

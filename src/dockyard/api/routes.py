@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dockyard.api.handlers.archive import ArchiveHandlers
 from dockyard.api.handlers.build import BuildHandlers
 from dockyard.api.handlers.containers import ContainerHandlers
 from dockyard.api.handlers.events import EventHandlers
@@ -12,7 +13,7 @@ from dockyard.api.handlers.observe import ObserveHandlers
 from dockyard.api.handlers.system import SystemHandlers
 from dockyard.api.server import Router
 
-__all__ = ["build_router", "add_observe_routes", "add_build_routes", "add_network_routes"]
+__all__ = ["build_router", "add_observe_routes", "add_build_routes", "add_network_routes", "add_archive_routes"]
 
 
 def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers,
@@ -78,3 +79,12 @@ def add_network_routes(r: Router, networks: NetworkHandlers) -> None:
     r.add("DELETE", "/networks/{id}", networks.remove)
     r.add("POST", "/networks/{id}/connect", networks.connect)
     r.add("POST", "/networks/{id}/disconnect", networks.disconnect)
+
+
+def add_archive_routes(r: Router, archives: ArchiveHandlers) -> None:
+    """docker cp, export, diff. HEAD first: a HEAD must not open the GET's archive stream."""
+    r.add("HEAD", "/containers/{id}/archive", archives.head)
+    r.add("GET", "/containers/{id}/archive", archives.get)
+    r.add("PUT", "/containers/{id}/archive", archives.put)
+    r.add("GET", "/containers/{id}/export", archives.export)
+    r.add("GET", "/containers/{id}/changes", archives.changes)

@@ -192,7 +192,8 @@ class _Connection:
             response = JSONResponse({"message": f"internal error: {e}"}, 500)
         if method == "HEAD" and not isinstance(response, HijackResponse):
             status = response.status if not isinstance(response, StreamResponse) else 200
-            response = EmptyResponse(status, content_type="text/plain; charset=utf-8")
+            response = EmptyResponse(status, headers=dict(getattr(response, "headers", None) or {}),
+                                     content_type="text/plain; charset=utf-8")
         await self._respond(response, headers)
 
     async def _respond(self, response: Response, request_headers: dict[str, str]) -> None:

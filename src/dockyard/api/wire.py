@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -233,3 +234,16 @@ def _os_name() -> str:
     except OSError:
         pass
     return "Linux"
+
+
+def path_stat_header(st: Any) -> str:
+    """`X-Docker-Container-Path-Stat`: base64 of the JSON of Docker's container.PathStat."""
+    import base64
+
+    doc = {"name": st.name, "size": st.size, "mode": st.mode, "mtime": st.mtime, "linkTarget": st.link_target}
+    return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def filesystem_changes(changes: list[tuple[str, int]]) -> list[dict[str, Any]] | None:
+    """`GET /containers/{id}/changes`: Docker's []FilesystemChange; null when there is none."""
+    return [{"Path": path, "Kind": kind} for path, kind in changes] or None
