@@ -29,8 +29,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dockyard import errors
-from dockyard.engine import archive_extract, fstar
+from dockyard import errors, fdtar
+from dockyard.engine import archive_extract
 from dockyard.engine.containerfs import ContainerFS, open_view
 from dockyard.engine.state import Status
 from dockyard.oci.image_spec import rfc3339
@@ -127,9 +127,9 @@ def tar_in_root(root_fd: int, path: str) -> tuple[PathStat, Iterator[bytes]]:
     if st.mode & (1 << 31):
         dfd = _reopen_dir(root_fd, parts)
         root_name, prefix = ("", "/") if rebase == "/" else (rebase, rebase + "/")
-        return st, _closing(fstar.tar_dir(dfd, root_name=root_name, child_prefix=prefix), dfd)
+        return st, _closing(fdtar.tar_dir(dfd, root_name=root_name, child_prefix=prefix), dfd)
     pfd = _reopen_dir(root_fd, parts[:-1])
-    return st, _closing(fstar.tar_entry(pfd, parts[-1], rebase), pfd)
+    return st, _closing(fdtar.tar_entry(pfd, parts[-1], rebase), pfd)
 
 
 def _closing(chunks: Iterator[bytes], fd: int) -> Iterator[bytes]:
@@ -244,7 +244,7 @@ class ArchiveService:
         if c.state.status is Status.REMOVING:
             raise errors.Conflict(f"You cannot export container {c.id} which is being removed")
         view = await open_view(self.containers, ref, own=False)
-        chunks = fstar.tar_dir(view.root_fd, root_name=None, child_prefix="")
+        chunks = fdtar.tar_dir(view.root_fd, root_name=None, child_prefix="")
         return _relay(chunks, view, on_end=lambda: self.containers._emit("container", "export", c),
                       wrap_error=lambda e: errors.SystemError_(f"Error exporting container {ref}: {e}"))
 

@@ -1,4 +1,4 @@
-"""Tar streams of a container's files, read through directory fds: `docker cp` out and `export`.
+"""Tar streams of a directory tree read through fds: `docker cp` (both sides) and `export`.
 
 The archive is what moby's archive.TarWithOptions writes for these calls: entries in
 lexical order, a directory before its contents (with a trailing "/"), numeric owners and no
