@@ -105,6 +105,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.archive import ArchiveHandlers
     from dockyard.api.handlers.build import BuildHandlers
     from dockyard.api.handlers.containers import ContainerHandlers
+    from dockyard.api.handlers.disk import DiskHandlers
     from dockyard.api.handlers.events import EventHandlers
     from dockyard.api.handlers.exec import ExecHandlers
     from dockyard.api.handlers.images import ImageHandlers
@@ -114,6 +115,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.routes import (
         add_archive_routes,
         add_build_routes,
+        add_disk_routes,
         add_network_routes,
         add_observe_routes,
         build_router,
@@ -180,6 +182,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     add_build_routes(router, BuildHandlers(builder))
     add_network_routes(router, NetworkHandlers(networks, endpoints))
     add_archive_routes(router, ArchiveHandlers(ArchiveService(containers)))
+    add_disk_routes(router, DiskHandlers(containers, images))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)

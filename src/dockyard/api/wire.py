@@ -247,3 +247,18 @@ def path_stat_header(st: Any) -> str:
 def filesystem_changes(changes: list[tuple[str, int]]) -> list[dict[str, Any]] | None:
     """`GET /containers/{id}/changes`: Docker's []FilesystemChange; null when there is none."""
     return [{"Path": path, "Kind": kind} for path, kind in changes] or None
+
+
+def disk_usage(du: Any, *, image_name: Any) -> dict[str, Any]:
+    """`GET /system/df` (types.DiskUsage): kinds not asked for are null."""
+    images = None
+    if du.images is not None:
+        images = []
+        for record, containers, shared in du.images:
+            item = image_summary(record, containers)
+            item["SharedSize"] = shared
+            images.append(item)
+    containers = None if du.containers is None else [
+        container_summary(c, image_name(c), size=(rw, rootfs)) for c, rw, rootfs in du.containers]
+    return {"LayersSize": du.layers_size, "Images": images, "Containers": containers,
+            "Volumes": du.volumes, "BuildCache": du.build_cache}

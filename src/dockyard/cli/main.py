@@ -103,8 +103,14 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "rm": ("network", "NETWORK_RM", "Remove one or more networks"),
     }),
     "system": ("Manage dockyard", {
+        "df": ("systemdf", "SYSTEM_DF", "Show dockyard disk usage"),
         "events": COMMANDS["events"],
         "info": COMMANDS["info"],
+        "prune": ("prune", "SYSTEM_PRUNE", "Remove unused data"),
+    }),
+    "builder": ("Manage builds", {
+        "build": COMMANDS["build"],
+        "prune": ("prune", "BUILDER_PRUNE", "Remove build cache"),
     }),
 }
 
@@ -113,6 +119,7 @@ _GROUP_ALIASES = {
     "image": {"list": "ls", "remove": "rm"},
     "network": {"list": "ls", "remove": "rm"},
     "system": {},
+    "builder": {},
 }
 
 GLOBAL_FLAGS = (
