@@ -9,11 +9,16 @@ Every directory and file is opened relative to its parent's fd with O_NOFOLLOW a
 checked against what lstat saw: a running container that swaps a file for a symlink
 while it is read cannot get a host file into the archive. A file that shrinks while it
 is read is padded with zeros (the archive stays well-formed); one that grows is cut at
-the size its header announced.
+the size its header announced, and one that cannot be read is filled with zeros.
+
+Kernel filesystems (proc, sysfs, cgroup, devpts, mqueue, ...) are not descended into: a
+container's /proc is archived as the empty directory it is mounted on, as Docker's view
+of a container (its rootfs and volumes) shows it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -21,12 +26,28 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["TarStream", "tar_dir", "tar_entry"]
+__all__ = ["TarStream", "tar_dir", "tar_entry", "is_pseudo_fs"]
 
 _BLOCK = 512
 _CHUNK = 1 << 20
 _FLUSH = 256 << 10
 _CAPABILITY = "security.capability"
+
+
+# statfs f_type of the kernel's own filesystems: proc, sysfs, cgroup, cgroup2, devpts, mqueue,
+# debugfs, securityfs, tracefs, bpf, pstore, fusectl, configfs, selinuxfs, binfmt_misc
+_PSEUDO_FS = {0x9FA0, 0x62656572, 0x27E0EB, 0x63677270, 0x1CD1, 0x19800202, 0x64626720, 0x73636673,
+              0x74726163, 0xCAFE4A11, 0x6165676C, 0x65735543, 0x62656570, 0xF97CFF8C, 0x42494E4D}
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.fstatfs.argtypes = [ctypes.c_int, ctypes.c_void_p]
+
+
+def is_pseudo_fs(fd: int) -> bool:
+    """Whether `fd` lives on one of the kernel's own filesystems (proc, sysfs, cgroup, ...)."""
+    buf = ctypes.create_string_buffer(256)   # struct statfs; f_type (a long) comes first
+    if _libc.fstatfs(fd, buf) != 0:
+        return False
+    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF in _PSEUDO_FS
 
 
 @dataclass
@@ -133,7 +154,7 @@ class TarStream:
             while remaining > 0:
                 want = min(_CHUNK, remaining)
                 if len(self._buf) < _FLUSH and want <= _FLUSH:
-                    data = os.read(fd, want)
+                    data = _read(fd, want)
                     if not data:
                         break
                     self._buf += data
@@ -141,7 +162,7 @@ class TarStream:
                     yield from self._flush()
                     continue
                 yield from self._flush(force=True)
-                data = os.read(fd, want)
+                data = _read(fd, want)
                 if not data:
                     break
                 remaining -= len(data)
@@ -158,6 +179,8 @@ class TarStream:
     def tree(self, dir_fd: int, child_prefix: str) -> Iterator[bytes]:
         """Everything below the directory `dir_fd` (not the directory itself), each named
         `child_prefix` + its path relative to the directory."""
+        if is_pseudo_fs(dir_fd):
+            return
         stack = [_Dir(os.dup(dir_fd), child_prefix, _sorted_names(dir_fd))]
         try:
             while stack:
@@ -174,7 +197,9 @@ class TarStream:
                     continue
                 if stat.S_ISDIR(st.st_mode):
                     fd = _open_checked(top.fd, base, st, os.O_DIRECTORY)
-                    if fd >= 0:
+                    if fd >= 0 and is_pseudo_fs(fd):
+                        os.close(fd)
+                    elif fd >= 0:
                         try:
                             names = _sorted_names(fd)
                         except OSError:
@@ -213,6 +238,14 @@ def _self_entry(t: TarStream, dir_fd: int, name: str) -> Iterator[bytes]:
     info = t._header(name.rstrip("/") + "/" if name else "/", st, tarfile.DIRTYPE, dir_fd)
     t._emit(info)
     yield from t._flush()
+
+
+def _read(fd: int, n: int) -> bytes:
+    """Up to `n` bytes; a read error gives zeros (the header already promised the size)."""
+    try:
+        return os.read(fd, n)
+    except OSError:
+        return b"\0" * n
 
 
 def _sorted_names(fd: int) -> list[str]:

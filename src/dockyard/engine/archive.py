@@ -31,7 +31,7 @@ from typing import Any
 
 from dockyard import errors, fdtar
 from dockyard.engine import archive_extract
-from dockyard.engine.containerfs import ContainerFS, open_view
+from dockyard.engine.containerfs import ContainerFS, check_visible, open_view
 from dockyard.engine.state import Status
 from dockyard.oci.image_spec import rfc3339
 from dockyard.securejoin import open_in_root, scoped_path
@@ -98,8 +98,9 @@ def _absolute(path: str) -> str:
 
 
 def stat_in_root(root_fd: int, path: str) -> PathStat:
-    fd, _parts = open_in_root(root_fd, path, follow_last=_asserts_dir(path))
+    fd, parts = open_in_root(root_fd, path, follow_last=_asserts_dir(path))
     try:
+        check_visible(root_fd, parts, fd)
         st = os.fstat(fd)
     finally:
         os.close(fd)

@@ -28,17 +28,19 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.build.treewriter import PathEscape, TreeWriter, TypeConflict
+from dockyard.engine.containerfs import check_visible, mount_id
 from dockyard.securejoin import open_in_root
 from dockyard.store.entryops import Prepend
 from dockyard.store.layers import DecompressingReader
 
-__all__ = ["resolve_destination", "extract_into", "container_owner", "mount_id"]
+__all__ = ["resolve_destination", "extract_into", "container_owner"]
 
 
 def resolve_destination(root_fd: int, path: str, *, readonly_rootfs: bool) -> list[str]:
     """The canonical components of the extraction point, checked as moby checks it."""
     fd, parts = open_in_root(root_fd, path, follow_last=True)   # FileNotFoundError → 404 by the caller
     try:
+        check_visible(root_fd, parts, fd)
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             raise errors.InvalidArgument("extraction point is not a directory")
         if mount_id(fd) == mount_id(root_fd):
@@ -49,15 +51,6 @@ def resolve_destination(root_fd: int, path: str, *, readonly_rootfs: bool) -> li
     finally:
         os.close(fd)
     return parts
-
-
-def mount_id(fd: int) -> int:
-    """The id of the mount `fd` lives on (its /proc/self/fdinfo `mnt_id`)."""
-    with open(f"/proc/self/fdinfo/{fd}") as f:
-        for line in f:
-            if line.startswith("mnt_id:"):
-                return int(line.split()[1])
-    return -1
 
 
 # ---------------------------------------------------------------- the container's user

@@ -15,6 +15,9 @@ holds the container's lock until an archive has been read to the end. A running
 container's view holds no lock: the root fd keeps its filesystem reachable even if it exits.
 
 Everything below the root is resolved with `securejoin.open_in_root`: never by a host path.
+Docker's view of a container is its rootfs plus its volumes; what lies inside the kernel
+filesystems mounted in a running container (/proc, /sys, ...) is not part of it:
+`check_visible` reports such a path as missing, as Docker does.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.engine.state import Status
+from dockyard.fdtar import is_pseudo_fs
+from dockyard.securejoin import open_in_root
 from dockyard.store import snapshots
 
-__all__ = ["ContainerFS", "open_view", "sweep_views"]
+__all__ = ["ContainerFS", "open_view", "sweep_views", "check_visible", "mount_id"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -152,3 +157,33 @@ def sweep_views(paths: Any) -> None:
         with contextlib.suppress(errors.DockyardError, OSError):
             snapshots.unmount(str(entry))
             os.rmdir(entry)   # never rmtree: a mount that did not go would take the container's files along
+
+
+def mount_id(fd: int) -> int:
+    """The id of the mount `fd` lives on (its /proc/self/fdinfo `mnt_id`)."""
+    with open(f"/proc/self/fdinfo/{fd}") as f:
+        for line in f:
+            if line.startswith("mnt_id:"):
+                return int(line.split()[1])
+    return -1
+
+
+def check_visible(root_fd: int, parts: list[str], fd: int) -> None:
+    """FileNotFoundError if the path `parts` (canonical, its O_PATH `fd`) lies inside a kernel
+    filesystem (a /proc or /sys mounted in the container): the mountpoint itself is visible."""
+    if not parts or not is_pseudo_fs(fd):
+        parent_fd = -1
+        for i in range(1, len(parts)):
+            parent_fd, _ = open_in_root(root_fd, "/" + "/".join(parts[:i]), follow_last=False)
+            try:
+                if is_pseudo_fs(parent_fd):
+                    raise FileNotFoundError(2, "no such file or directory", "/" + "/".join(parts))
+            finally:
+                os.close(parent_fd)
+        return
+    parent_fd, _ = open_in_root(root_fd, "/" + "/".join(parts[:-1]), follow_last=False)
+    try:
+        if is_pseudo_fs(parent_fd) or mount_id(parent_fd) == mount_id(fd):
+            raise FileNotFoundError(2, "no such file or directory", "/" + "/".join(parts))
+    finally:
+        os.close(parent_fd)
