@@ -239,3 +239,32 @@ def test_successfully_copied_line_on_a_terminal(daemon, box, tmp_path):
         p = subprocess.run(["script", "-qc", argv, "/dev/null"], env=daemon.env, capture_output=True, text=True)
         lines.append(p.stdout.strip().replace(str(target), "TARGET"))
     assert lines[0] == lines[1] == "Successfully copied 2.05kB to TARGET"
+
+
+def test_docker_py_archive_calls(daemon, box):
+    """docker-py's get_archive/put_archive, export, diff and df speak the same API."""
+    import docker
+
+    client = docker.DockerClient(base_url=daemon.host, timeout=60)
+    try:
+        c = client.containers.get(box)
+        chunks, st = c.get_archive("/data/d/e/f")
+        assert st["name"] == "f" and st["size"] == 2 and st["linkTarget"] == ""
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tf:
+            assert tf.extractfile("f").read() == b"1\n"
+        assert client.api.get_archive(box, "/data/ld")[1]["linkTarget"] == "/data/d"
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tf:
+            info = tarfile.TarInfo("from-py")
+            info.size = 2
+            tf.addfile(info, io.BytesIO(b"py"))
+        assert c.put_archive("/tmp", buf.getvalue()) is True
+        assert daemon.docker("exec", box, "cat", "/tmp/from-py").stdout_text == "py"
+        with pytest.raises(docker.errors.NotFound, match="Could not find the file /nope"):
+            c.get_archive("/nope")
+        assert {"Path": "/tmp/from-py", "Kind": 1} in c.diff()
+        assert b"".join(c.export()).startswith(b"bin/")
+        df = client.df()
+        assert any(x["Id"] == c.id for x in df["Containers"]) and df["Volumes"] == []
+    finally:
+        client.close()
