@@ -223,7 +223,7 @@ def _members(stream: Any) -> Iterator[tuple[tarfile.TarInfo, Any]]:
     first = stream.read(tarfile.BLOCKSIZE)
     if not first:
         return
-    with tarfile.open(fileobj=Prepend(first, stream), mode="r|",  # type: ignore[call-overload]
+    with tarfile.open(fileobj=Prepend(first, stream), mode="r|", bufsize=1 << 20,  # type: ignore[call-overload]
                       encoding="utf-8", errors="surrogateescape") as tf:
         while (m := tf.next()) is not None:
             tf.members.clear()
@@ -253,22 +253,26 @@ def rebase_entries(stream: Any, old: str, new: str) -> Iterator[bytes]:
 
 
 class ChunkReader:
-    """`.read(n)` over an iterator of byte chunks."""
+    """`.read(n)` over an iterator of byte chunks (an offset into the current chunk: tarfile
+    reads 10 KiB at a time, and re-slicing the rest each time would copy it over and over)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
         self._buf = b""
+        self._pos = 0
 
     def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
+        if n is None or n < 0:
+            parts = [self._buf[self._pos:], *self._chunks]
+            self._buf, self._pos = b"", 0
+            return b"".join(parts)
+        while self._pos >= len(self._buf):
             chunk = next(self._chunks, None)
             if chunk is None:
-                break
-            self._buf += chunk
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
+                return b""
+            self._buf, self._pos = chunk, 0
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += len(out)
         return out
 
 
