@@ -203,7 +203,11 @@ def _cp(cli: Cli, o: Parsed) -> int:
 
 CP = Command(
     "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tdockyard cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
-    "Copy files/folders between a container and the local filesystem",
+    "Copy files/folders between a container and the local filesystem\n\n"
+    "Use '-' as the source to read a tar archive from stdin\n"
+    "and extract it to a directory destination in a container.\n"
+    "Use '-' as the destination to stream a tar archive of a\n"
+    "container source to stdout.",
     _cp,
     flags=(
         ("a", "archive", "bool", "Archive mode (copy all uid/gid information)"),
