@@ -213,10 +213,18 @@ class TreeWriter:
     def _set_path_metadata(self, pfd: int, base: str, m: tarfile.TarInfo, *, is_symlink: bool) -> None:
         os.chown(base, *self._ids(m), dir_fd=pfd, follow_symlinks=False)
         if not is_symlink:
-            os.chmod(base, self._mode(m), dir_fd=pfd)
-            # through the verified parent fd, never a path the kernel would resolve again
-            for name, value in _xattrs(m):
-                _best_effort(os.setxattr, f"/proc/self/fd/{pfd}/{base}", name, value, follow_symlinks=False)
+            # mode and xattrs through an O_PATH fd of the very entry (checked not to be a symlink):
+            # chmod has no "do not follow", and a running container may swap the entry for a
+            # symlink to a host path between our mknod and our chmod (docker cp)
+            fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+            try:
+                if stat.S_ISLNK(os.fstat(fd).st_mode):
+                    raise PathEscape(f"{base} was replaced by a symbolic link while it was written")
+                os.chmod(f"/proc/self/fd/{fd}", self._mode(m))
+                for name, value in _xattrs(m):
+                    _best_effort(os.setxattr, f"/proc/self/fd/{fd}", name, value)
+            finally:
+                os.close(fd)
         os.utime(base, ns=_times(m), dir_fd=pfd, follow_symlinks=False)
 
     def finish(self) -> None:

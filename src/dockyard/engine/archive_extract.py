@@ -61,6 +61,8 @@ def _db(root_fd: int, path: str) -> list[list[str]]:
     except OSError:
         return []
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return []   # a fifo or device named /etc/passwd must not block or feed us
         with open(f"/proc/self/fd/{fd}", "rb") as f:  # reopens the very inode found in the container
             data = f.read(1 << 22)
     except OSError:
