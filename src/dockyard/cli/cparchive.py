@@ -24,12 +24,12 @@ from typing import Any
 
 from dockyard import fdtar
 from dockyard.build.treewriter import PathEscape, TreeWriter, TypeConflict
-from dockyard.store.entryops import Prepend
+from dockyard.store.entryops import ChunkReader, Prepend
 
 __all__ = [
     "CopyInfo", "CopyError", "split_cp_arg", "preserve_trailing", "split_path_dir_entry", "go_base",
     "copy_info_source_path", "copy_info_destination_path", "prepare_archive_copy", "get_rebase_name",
-    "tar_resource", "rebase_entries", "copy_to", "resolve_local_path",
+    "tar_resource", "rebase_entries", "copy_to", "resolve_local_path", "ChunkReader", "untar",
 ]
 
 
@@ -250,30 +250,6 @@ def rebase_entries(stream: Any, old: str, new: str) -> Iterator[bytes]:
             if m.size % tarfile.BLOCKSIZE:
                 yield b"\0" * (tarfile.BLOCKSIZE - m.size % tarfile.BLOCKSIZE)
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
-
-
-class ChunkReader:
-    """`.read(n)` over an iterator of byte chunks (an offset into the current chunk: tarfile
-    reads 10 KiB at a time, and re-slicing the rest each time would copy it over and over)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buf = b""
-        self._pos = 0
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            parts = [self._buf[self._pos:], *self._chunks]
-            self._buf, self._pos = b"", 0
-            return b"".join(parts)
-        while self._pos >= len(self._buf):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return b""
-            self._buf, self._pos = chunk, 0
-        out = self._buf[self._pos:self._pos + n]
-        self._pos += len(out)
-        return out
 
 
 def untar(stream: Any, dest: str) -> None:

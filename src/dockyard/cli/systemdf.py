@@ -12,6 +12,7 @@ import time
 
 from dockyard.cli.command import Cli, Command
 from dockyard.cli.format import Row, format_rows
+from dockyard.cli.ps import FORMAT_HELP
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -215,13 +216,7 @@ def _df(cli: Cli, o: Parsed) -> int:
 SYSTEM_DF = Command(
     "[OPTIONS]", "Show dockyard disk usage", _df,
     flags=(
-        ("", "format", "string", "Format output using a custom template:\n"
-                                 "'table':            Print output in table format with column headers (default)\n"
-                                 "'table TEMPLATE':   Print output in table format using the given Go template\n"
-                                 "'json':             Print in JSON format\n"
-                                 "'TEMPLATE':         Print output using the given Go template.\n"
-                                 "Refer to https://docs.docker.com/go/formatting/ for more information about "
-                                 "formatting output with templates"),
+        ("", "format", "string", FORMAT_HELP),
         ("v", "verbose", "bool", "Show detailed information on space usage"),
     ),
     args=("none",),
