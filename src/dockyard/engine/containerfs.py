@@ -85,9 +85,12 @@ async def open_view(containers: Any, ref: str, *, own: bool = True) -> Container
         loop = asyncio.get_running_loop()
         if c.state.status in (Status.RUNNING, Status.PAUSED):
             fd = await loop.run_in_executor(None, _running_root, containers.paths, c, own)
-            if fd >= 0:
-                lock.release()
-                return ContainerFS(c, fd)
+            if fd < 0 and own:   # it has just exited (its exit waits for our lock): its overlay is still there
+                fd = await loop.run_in_executor(None, _running_root, containers.paths, c, False)
+            if fd < 0:
+                raise errors.SystemError_(f"cannot reach the filesystem of container {c.id}")
+            lock.release()
+            return ContainerFS(c, fd)
         lowerdirs = containers.images.rootfs_lowerdirs(c.image_id)
         fd, mountpoint = await loop.run_in_executor(None, _mount_view, containers.paths, c.id, lowerdirs)
         return ContainerFS(c, fd, mountpoint=mountpoint, lock=lock)
