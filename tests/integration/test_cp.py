@@ -268,3 +268,25 @@ def test_docker_py_archive_calls(daemon, box):
         assert any(x["Id"] == c.id for x in df["Containers"]) and df["Volumes"] == []
     finally:
         client.close()
+
+
+def test_client_leaving_early_releases_a_stopped_container(daemon, stopped):
+    """A client that reads only the headers, or hangs up mid-archive, leaves nothing mounted or locked."""
+    import socket
+    import time
+
+    for _ in range(5):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(daemon.socket))
+        s.sendall(f"GET /containers/{stopped}/archive?path=/bin HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert s.recv(12) == b"HTTP/1.1 200"
+        s.close()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if not [line for line in open("/proc/self/mountinfo") if f"{daemon.dir}/exec/v/" in line]:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("a view of the stopped container stayed mounted")
+    daemon.docker("start", stopped)   # its lock was released
+    daemon.docker("wait", stopped)

@@ -37,7 +37,7 @@ from dockyard.oci.image_spec import rfc3339
 from dockyard.securejoin import open_in_root, scoped_path
 from dockyard.store.changes import container_changes
 
-__all__ = ["ArchiveService", "PathStat", "go_file_mode", "go_base", "preserve_trailing"]
+__all__ = ["ArchiveService", "PathStat", "ViewStream", "go_file_mode", "go_base", "preserve_trailing"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -128,16 +128,32 @@ def tar_in_root(root_fd: int, path: str) -> tuple[PathStat, Iterator[bytes]]:
     if st.mode & (1 << 31):
         dfd = _reopen_dir(root_fd, parts)
         root_name, prefix = ("", "/") if rebase == "/" else (rebase, rebase + "/")
-        return st, _closing(fdtar.tar_dir(dfd, root_name=root_name, child_prefix=prefix), dfd)
+        return st, _Owned(fdtar.tar_dir(dfd, root_name=root_name, child_prefix=prefix), dfd)
     pfd = _reopen_dir(root_fd, parts[:-1])
-    return st, _closing(fdtar.tar_entry(pfd, parts[-1], rebase), pfd)
+    return st, _Owned(fdtar.tar_entry(pfd, parts[-1], rebase), pfd)
 
 
-def _closing(chunks: Iterator[bytes], fd: int) -> Iterator[bytes]:
-    try:
-        yield from chunks
-    finally:
-        os.close(fd)
+class _Owned:
+    """Chunks that own a directory fd: closing them closes it, whether they were read or not."""
+
+    def __init__(self, chunks: Iterator[bytes], fd: int) -> None:
+        self._chunks, self._fd = chunks, fd
+
+    def __iter__(self) -> _Owned:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
 
 class _ThreadedChunks:
@@ -159,22 +175,58 @@ class _ThreadedChunks:
                 close()
 
 
-async def _relay(chunks: Iterator[bytes], view: ContainerFS, on_end: Callable[[], None] | None = None,
-                 wrap_error: Callable[[Exception], Exception] | None = None) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    source = _ThreadedChunks(chunks)
-    try:
-        while (chunk := await loop.run_in_executor(None, source.step)) is not None:
-            yield chunk
-        if on_end is not None:
-            on_end()
-    except errors.DockyardError:
-        raise
-    except OSError as e:
-        raise (wrap_error(e) if wrap_error else errors.SystemError_(str(e))) from None
-    finally:
-        await loop.run_in_executor(None, source.close)
-        await view.close()
+class ViewStream:
+    """The chunks of a tar made in worker threads, as an async iterator over a container view.
+
+    `aclose()` (the API server always calls it) closes the view, releasing a stopped
+    container's mount and lock, whether the stream ran to its end, failed, or was never
+    started; the release is shielded, so a client hanging up mid-cleanup cannot cut it short."""
+
+    _closing: set[asyncio.Future[None]] = set()   # cleanups still running: referenced until done
+
+    def __init__(self, chunks: Iterator[bytes], view: ContainerFS, on_end: Callable[[], None] | None = None,
+                 wrap_error: Callable[[Exception], Exception] | None = None) -> None:
+        self._source = _ThreadedChunks(chunks)
+        self._view = view
+        self._on_end = on_end
+        self._wrap_error = wrap_error
+        self._closed = False
+
+    def __aiter__(self) -> ViewStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            chunk = await asyncio.get_running_loop().run_in_executor(None, self._source.step)
+        except OSError as e:
+            await self.aclose()
+            raise (self._wrap_error(e) if self._wrap_error else errors.SystemError_(str(e))) from None
+        except BaseException:
+            await self.aclose()
+            raise
+        if chunk is None:
+            await self.aclose()
+            if self._on_end is not None:
+                self._on_end()
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        task = asyncio.ensure_future(self._release())
+        ViewStream._closing.add(task)
+        task.add_done_callback(ViewStream._closing.discard)
+        await asyncio.shield(task)
+
+    async def _release(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self._source.close)
+        finally:
+            await self._view.close()
 
 
 class ArchiveService:
@@ -212,7 +264,7 @@ class ArchiveService:
             await view.close()
             raise
         self.containers._emit("container", "archive-path", view.container)
-        return st, _relay(chunks, view)
+        return st, ViewStream(chunks, view)
 
     async def extract(self, ref: str, path: str, body: Any, *, no_overwrite_dir_nondir: bool,
                       copy_uid_gid: bool) -> None:
@@ -246,8 +298,8 @@ class ArchiveService:
             raise errors.Conflict(f"You cannot export container {c.id} which is being removed")
         view = await open_view(self.containers, ref, own=False)
         chunks = fdtar.tar_dir(view.root_fd, root_name=None, child_prefix="")
-        return _relay(chunks, view, on_end=lambda: self.containers._emit("container", "export", c),
-                      wrap_error=lambda e: errors.SystemError_(f"Error exporting container {ref}: {e}"))
+        return ViewStream(chunks, view, on_end=lambda: self.containers._emit("container", "export", c),
+                          wrap_error=lambda e: errors.SystemError_(f"Error exporting container {ref}: {e}"))
 
     async def changes(self, ref: str) -> list[tuple[str, int]]:
         c = self.containers.get(ref)
