@@ -102,8 +102,10 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     import asyncio
     import logging
 
+    from dockyard.api.handlers.archive import ArchiveHandlers
     from dockyard.api.handlers.build import BuildHandlers
     from dockyard.api.handlers.containers import ContainerHandlers
+    from dockyard.api.handlers.disk import DiskHandlers
     from dockyard.api.handlers.events import EventHandlers
     from dockyard.api.handlers.exec import ExecHandlers
     from dockyard.api.handlers.images import ImageHandlers
@@ -112,7 +114,9 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     from dockyard.api.handlers.system import SystemHandlers
     from dockyard.api.handlers.volumes import VolumeHandlers
     from dockyard.api.routes import (
+        add_archive_routes,
         add_build_routes,
+        add_disk_routes,
         add_network_routes,
         add_observe_routes,
         add_volume_routes,
@@ -120,9 +124,11 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     )
     from dockyard.api.server import ApiServer
     from dockyard.build.executor import Builder
+    from dockyard.engine.archive import ArchiveService
     from dockyard.engine.bootstrap_service import Bootstrapper
     from dockyard.engine.container_mounts import MountManager
     from dockyard.engine.container_store import ContainerStore
+    from dockyard.engine.containerfs import sweep_views
     from dockyard.engine.containers import ContainerService
     from dockyard.engine.control import ContainerControl, observe_paused
     from dockyard.engine.dns_records import NetworkRecords
@@ -146,6 +152,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     log = logging.getLogger("dockyard.daemon")
     paths = Paths(Path(args.data_root).resolve(), Path(args.exec_root).resolve())
     paths.ensure()
+    sweep_views(paths)   # container views a crash left mounted
     db = Database(paths.db)
     images = ImageService(paths, db)
     images.recover()   # finish or roll back what a crash interrupted
@@ -184,6 +191,8 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     add_build_routes(router, BuildHandlers(builder))
     add_network_routes(router, NetworkHandlers(networks, endpoints))
     add_volume_routes(router, VolumeHandlers(volumes))
+    add_archive_routes(router, ArchiveHandlers(ArchiveService(containers)))
+    add_disk_routes(router, DiskHandlers(containers, images))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dockyard.api.handlers.archive import ArchiveHandlers
 from dockyard.api.handlers.build import BuildHandlers
 from dockyard.api.handlers.containers import ContainerHandlers
+from dockyard.api.handlers.disk import DiskHandlers
 from dockyard.api.handlers.events import EventHandlers
 from dockyard.api.handlers.exec import ExecHandlers
 from dockyard.api.handlers.images import ImageHandlers
@@ -13,7 +15,8 @@ from dockyard.api.handlers.system import SystemHandlers
 from dockyard.api.handlers.volumes import VolumeHandlers
 from dockyard.api.server import Router
 
-__all__ = ["build_router", "add_observe_routes", "add_build_routes", "add_network_routes", "add_volume_routes"]
+__all__ = ["build_router", "add_observe_routes", "add_build_routes", "add_network_routes", "add_volume_routes",
+           "add_archive_routes", "add_disk_routes"]
 
 
 def build_router(system: SystemHandlers, containers: ContainerHandlers, images: ImageHandlers,
@@ -87,3 +90,16 @@ def add_volume_routes(r: Router, volumes: VolumeHandlers) -> None:
     r.add("POST", "/volumes/prune", volumes.prune)
     r.add("GET", "/volumes/{name}", volumes.inspect)
     r.add("DELETE", "/volumes/{name}", volumes.remove)
+
+
+def add_archive_routes(r: Router, archives: ArchiveHandlers) -> None:
+    """docker cp, export, diff. HEAD first: a HEAD must not open the GET's archive stream."""
+    r.add("HEAD", "/containers/{id}/archive", archives.head)
+    r.add("GET", "/containers/{id}/archive", archives.get)
+    r.add("PUT", "/containers/{id}/archive", archives.put)
+    r.add("GET", "/containers/{id}/export", archives.export)
+    r.add("GET", "/containers/{id}/changes", archives.changes)
+
+
+def add_disk_routes(r: Router, disk: DiskHandlers) -> None:
+    r.add("GET", "/system/df", disk.df)

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from http import HTTPStatus
 
 import h11
@@ -192,7 +192,8 @@ class _Connection:
             response = JSONResponse({"message": f"internal error: {e}"}, 500)
         if method == "HEAD" and not isinstance(response, HijackResponse):
             status = response.status if not isinstance(response, StreamResponse) else 200
-            response = EmptyResponse(status, content_type="text/plain; charset=utf-8")
+            response = EmptyResponse(status, headers=dict(getattr(response, "headers", None) or {}),
+                                     content_type="text/plain; charset=utf-8")
         await self._respond(response, headers)
 
     async def _respond(self, response: Response, request_headers: dict[str, str]) -> None:
@@ -224,11 +225,23 @@ class _Connection:
             hdrs.append(("Content-Type", response.content_type))
         hdrs += list(response.headers.items())
         hdrs.append(("Transfer-Encoding", "chunked"))
-        await self._send(h11.Response(status_code=response.status, headers=hdrs, reason=_reason(response.status)))
+        iterator = response.chunks.__aiter__()
+        try:
+            await self._send(h11.Response(status_code=response.status, headers=hdrs,
+                                          reason=_reason(response.status)))
+            await self._stream_body(iterator)
+        finally:
+            # Always closed, even if the client left before the first chunk: a stream may hold
+            # resources (a container's mounted filesystem) that only its aclose() releases.
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(BaseException):
+                    await aclose()
+
+    async def _stream_body(self, iterator: AsyncIterator[bytes]) -> None:
         # Watch for the client hanging up while we wait for the next chunk.
         hangup = asyncio.ensure_future(self.reader.read(1))
         try:
-            iterator = response.chunks.__aiter__()
             while True:
                 next_chunk = asyncio.ensure_future(iterator.__anext__())
                 done, _ = await asyncio.wait({next_chunk, hangup}, return_when=asyncio.FIRST_COMPLETED)

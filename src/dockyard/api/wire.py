@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -234,3 +235,31 @@ def _os_name() -> str:
     except OSError:
         pass
     return "Linux"
+
+
+def path_stat_header(st: Any) -> str:
+    """`X-Docker-Container-Path-Stat`: base64 of the JSON of Docker's container.PathStat."""
+    import base64
+
+    doc = {"name": st.name, "size": st.size, "mode": st.mode, "mtime": st.mtime, "linkTarget": st.link_target}
+    return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def filesystem_changes(changes: list[tuple[str, int]]) -> list[dict[str, Any]] | None:
+    """`GET /containers/{id}/changes`: Docker's []FilesystemChange; null when there is none."""
+    return [{"Path": path, "Kind": kind} for path, kind in changes] or None
+
+
+def disk_usage(du: Any, *, image_name: Any) -> dict[str, Any]:
+    """`GET /system/df` (types.DiskUsage): kinds not asked for are null."""
+    images = None
+    if du.images is not None:
+        images = []
+        for record, containers, shared in du.images:
+            item = image_summary(record, containers)
+            item["SharedSize"] = shared
+            images.append(item)
+    containers = None if du.containers is None else [
+        container_summary(c, image_name(c), size=(rw, rootfs)) for c, rw, rootfs in du.containers]
+    return {"LayersSize": du.layers_size, "Images": images, "Containers": containers,
+            "Volumes": du.volumes, "BuildCache": du.build_cache}

@@ -32,7 +32,8 @@ from dockyard.errors import DockyardError, InvalidArgument, SystemError_
 from dockyard.store.entryops import Prepend, hardlink, remove_existing, set_dir_times, write_exact
 from dockyard.store.safepath import DirWalker, PathEscape, clean_components
 
-__all__ = ["TreeWriter", "EntryError", "PathEscape", "entry_components", "unpack_tar", "client_or_host_error"]
+__all__ = ["TreeWriter", "EntryError", "PathEscape", "TypeConflict", "entry_components", "unpack_tar",
+           "client_or_host_error"]
 
 _SYSTEM_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.ENOMEM}
 _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -50,12 +51,23 @@ def entry_components(name: str, *, absolute_names: str = "refuse") -> list[str]:
     return clean_components(name)
 
 
+class TypeConflict(Exception):
+    """An entry would replace a directory with a non-directory or the other way round
+    (refused with `no_overwrite_dir_nondir`); `parts` names it below the writer's root."""
+
+    def __init__(self, parts: list[str], existing_is_dir: bool) -> None:
+        super().__init__("/".join(parts))
+        self.parts = parts
+        self.existing_is_dir = existing_is_dir
+
+
 class TreeWriter:
     """Writes entries below the directory `root_fd` (which the caller keeps open and closes).
 
     `owner` replaces every entry's uid/gid; `chmod` replaces the permission bits of
-    everything but symlinks. Call `finish()` at the end to set directory times; call
-    `close()` in any case.
+    everything but symlinks; `no_overwrite_dir_nondir` refuses (TypeConflict) to replace a
+    directory with a non-directory or the reverse (`docker cp`). Call `finish()` at the end
+    to set directory times; call `close()` in any case.
     """
 
     def __init__(
@@ -66,8 +78,10 @@ class TreeWriter:
         absolute_names: str = "refuse",
         owner: tuple[int, int] | None = None,
         chmod: int | None = None,
+        no_overwrite_dir_nondir: bool = False,
     ) -> None:
         self.root_fd = root_fd
+        self.no_overwrite_dir_nondir = no_overwrite_dir_nondir
         self.walker = DirWalker(root_fd, links=links)
         self.absolute_names = absolute_names
         self.owner = owner
@@ -123,6 +137,13 @@ class TreeWriter:
             raise PathEscape(f"invalid hardlink target {m.linkname!r}")  # before anything is replaced
         base, dirparts = parts[-1], parts[:-1]
         pfd = self._parent(dirparts)
+        if self.no_overwrite_dir_nondir:
+            try:
+                existing = os.lstat(base, dir_fd=pfd)
+            except FileNotFoundError:
+                existing = None
+            if existing is not None and stat.S_ISDIR(existing.st_mode) != m.isdir():
+                raise TypeConflict(parts, stat.S_ISDIR(existing.st_mode))
         if remove_existing(pfd, base, keep_dir=m.isdir()):
             self._invalidate(parts)
             pfd = self._parent(dirparts)
@@ -192,10 +213,18 @@ class TreeWriter:
     def _set_path_metadata(self, pfd: int, base: str, m: tarfile.TarInfo, *, is_symlink: bool) -> None:
         os.chown(base, *self._ids(m), dir_fd=pfd, follow_symlinks=False)
         if not is_symlink:
-            os.chmod(base, self._mode(m), dir_fd=pfd)
-            # through the verified parent fd, never a path the kernel would resolve again
-            for name, value in _xattrs(m):
-                _best_effort(os.setxattr, f"/proc/self/fd/{pfd}/{base}", name, value, follow_symlinks=False)
+            # mode and xattrs through an O_PATH fd of the very entry (checked not to be a symlink):
+            # chmod has no "do not follow", and a running container may swap the entry for a
+            # symlink to a host path between our mknod and our chmod (docker cp)
+            fd = os.open(base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+            try:
+                if stat.S_ISLNK(os.fstat(fd).st_mode):
+                    raise PathEscape(f"{base} was replaced by a symbolic link while it was written")
+                os.chmod(f"/proc/self/fd/{fd}", self._mode(m))
+                for name, value in _xattrs(m):
+                    _best_effort(os.setxattr, f"/proc/self/fd/{fd}", name, value)
+            finally:
+                os.close(fd)
         os.utime(base, ns=_times(m), dir_fd=pfd, follow_symlinks=False)
 
     def finish(self) -> None:

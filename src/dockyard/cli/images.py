@@ -74,13 +74,13 @@ class ImageRow(Row):
 
     def SharedSize(self) -> str:  # noqa: N802
         n = self.i.get("SharedSize", -1)
-        return "N/A" if n is None or n < 0 else human_size(n)
+        return "N/A" if n is None or n < 0 else human_size(n, 4)   # go-units HumanSize, unlike Size
 
     def UniqueSize(self) -> str:  # noqa: N802
         shared = self.i.get("SharedSize", -1)
         if shared is None or shared < 0:
             return "N/A"
-        return human_size(int(self.i.get("Size") or 0) - shared)
+        return human_size(int(self.i.get("Size") or 0) - shared, 4)
 
 
 def image_rows(images: list[dict[str, Any]], digests: bool, trunc: bool, now: float | None = None) -> list[ImageRow]:
@@ -188,27 +188,18 @@ def _tag(cli: Cli, o: Parsed) -> int:
 
 
 def _prune(cli: Cli, o: Parsed) -> int:
-    from dockyard.client.api import encode_filters
+    from dockyard.cli.prune import prune_images, total_line
 
     filters = parse_filters(o.list("filter"))
-    if o.bool("all"):
-        filters["dangling"] = ["false"]
     if not o.bool("force"):
         warning = ("WARNING! This will remove all images without at least one container associated to them."
                    if o.bool("all") else "WARNING! This will remove all dangling images.")
         if not _confirm(cli, warning):
             return 0
-    report = cli.client.post_json("/images/prune", {"filters": encode_filters(filters)}) or {}
-    deleted = report.get("ImagesDeleted") or []
-    if deleted:
-        cli.print("Deleted Images:")
-        for item in deleted:
-            if item.get("Untagged"):
-                cli.print(f"untagged: {item['Untagged']}")
-            if item.get("Deleted"):
-                cli.print(f"deleted: {item['Deleted']}")
-        cli.print()
-    cli.print(f"Total reclaimed space: {human_size(int(report.get('SpaceReclaimed') or 0))}")
+    reclaimed, output = prune_images(cli, o.bool("all"), filters)
+    if output:
+        cli.print(output)
+    cli.print(total_line(reclaimed))
     return 0
 
 

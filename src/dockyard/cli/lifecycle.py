@@ -121,21 +121,17 @@ def _rename(cli: Cli, o: Parsed) -> int:
 
 
 def _prune(cli: Cli, o: Parsed) -> int:
-    from dockyard.cli.formatting import human_size
     from dockyard.cli.images import _confirm
+    from dockyard.cli.prune import prune_containers, total_line
     from dockyard.cli.ps import parse_filters
-    from dockyard.client.api import encode_filters
 
+    filters = parse_filters(o.list("filter"))
     if not o.bool("force") and not _confirm(cli, "WARNING! This will remove all stopped containers."):
         return 0
-    report = cli.client.post_json("/containers/prune", {"filters": encode_filters(parse_filters(o.list("filter")))}) or {}
-    deleted = report.get("ContainersDeleted") or []
-    if deleted:
-        cli.print("Deleted Containers:")
-        for cid in deleted:
-            cli.print(cid)
-        cli.print()
-    cli.print(f"Total reclaimed space: {human_size(int(report.get('SpaceReclaimed') or 0))}")
+    reclaimed, output = prune_containers(cli, filters)
+    if output:
+        cli.print(output)
+    cli.print(total_line(reclaimed))
     return 0
 
 

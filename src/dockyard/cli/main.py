@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "build": ("build", "BUILD", "Build an image from a Dockerfile"),
     "attach": ("exec", "ATTACH", "Attach local standard input, output, and error streams to a running container"),
     "commit": ("commit", "COMMIT", "Create a new image from a container's changes"),
+    "cp": ("cp", "CP", "Copy files/folders between a container and the local filesystem"),
     "create": ("run", "CREATE", "Create a new container"),
     "history": ("images", "HISTORY", "Show the history of an image"),
     "import": ("importcmd", "IMPORT", "Import the contents from a tarball to create a filesystem image"),
@@ -40,7 +41,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tag": ("images", "TAG", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
     "unpause": ("lifecycle", "UNPAUSE", "Unpause all processes within one or more containers"),
     "wait": ("lifecycle", "WAIT", "Block until one or more containers stop, then print their exit codes"),
+    "diff": ("diffexport", "DIFF", "Inspect changes to files or directories on a container's filesystem"),
     "events": ("events", "EVENTS", "Get real time events from the server"),
+    "export": ("diffexport", "EXPORT", "Export a container's filesystem as a tar archive"),
     "port": ("port", "PORT", "List port mappings or a specific mapping for the container"),
     "stats": ("stats", "STATS", "Display a live stream of container(s) resource usage statistics"),
     "top": ("top", "TOP", "Display the running processes of a container"),
@@ -56,8 +59,11 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
     "container": ("Manage containers", {
         "attach": COMMANDS["attach"],
         "commit": COMMANDS["commit"],
+        "cp": COMMANDS["cp"],
         "create": COMMANDS["create"],
+        "diff": COMMANDS["diff"],
         "exec": COMMANDS["exec"],
+        "export": COMMANDS["export"],
         "inspect": ("inspect", "CONTAINER_INSPECT", "Display detailed information on one or more containers"),
         "kill": COMMANDS["kill"],
         "logs": COMMANDS["logs"],
@@ -105,8 +111,14 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "update": ("volume", "VOLUME_UPDATE", "Update a volume (cluster volumes only)"),
     }),
     "system": ("Manage dockyard", {
+        "df": ("systemdf", "SYSTEM_DF", "Show dockyard disk usage"),
         "events": COMMANDS["events"],
         "info": COMMANDS["info"],
+        "prune": ("prune", "SYSTEM_PRUNE", "Remove unused data"),
+    }),
+    "builder": ("Manage builds", {
+        "build": COMMANDS["build"],
+        "prune": ("prune", "BUILDER_PRUNE", "Remove build cache"),
     }),
 }
 
@@ -116,6 +128,7 @@ _GROUP_ALIASES = {
     "network": {"list": "ls", "remove": "rm"},
     "volume": {"list": "ls", "remove": "rm"},
     "system": {},
+    "builder": {},
 }
 
 GLOBAL_FLAGS = (

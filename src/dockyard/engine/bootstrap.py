@@ -25,6 +25,7 @@ from dockyard.engine.images import ImageService, host_platform
 from dockyard.engine.images_model import ImageRecord
 from dockyard.errors import SystemError_
 from dockyard.oci.image_spec import HistoryItem, ImageConfig, RunConfig, rfc3339
+from dockyard.store.entryops import ChunkReader
 
 __all__ = ["bootstrap_busybox", "busybox_layer", "busybox_config", "TarStream", "BUSYBOX"]
 
@@ -83,27 +84,7 @@ def _tar_chunks(entries: list[_Entry]) -> Iterator[bytes]:
     yield b"\0" * (2 * tarfile.BLOCKSIZE)
 
 
-class TarStream:
-    """A file-like `.read(n)` over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buf = b""
-        self._pos = 0
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            out = self._buf[self._pos:] + b"".join(self._chunks)
-            self._buf, self._pos = b"", 0
-            return out
-        while self._pos >= len(self._buf):
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return b""
-            self._buf, self._pos = chunk, 0
-        out = self._buf[self._pos:self._pos + n]  # short reads are fine for our readers
-        self._pos += len(out)
-        return out
+TarStream = ChunkReader   # a file-like view of the layer's chunks
 
 
 def _check_busybox(path: str) -> None:

@@ -45,7 +45,8 @@ from typing import Any, BinaryIO
 from dockyard.errors import SystemError_
 from dockyard.oci.digest import DigestWriter
 
-__all__ = ["LayerInfo", "LayerStream", "EMPTY_LAYER_DIFF_ID", "write_layer", "layer_stream", "is_empty_diff"]
+__all__ = ["LayerInfo", "LayerStream", "EMPTY_LAYER_DIFF_ID", "write_layer", "layer_stream", "is_empty_diff",
+           "lower_lookup", "excluded_mountpoints", "raw_xattr"]
 
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
@@ -400,31 +401,47 @@ class _Excluder:
         return found[1] if found else None
 
     def _lower_lookup(self, path: str) -> tuple[Path, os.stat_result] | None:
-        parts = path.split("/")
-        for lower in self.lowers:
-            cur = lower
-            hidden_below = False
-            for i, part in enumerate(parts):
-                cur = cur / part
-                try:
-                    st = os.lstat(cur)
-                except (FileNotFoundError, NotADirectoryError):
-                    break
-                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                    return None
-                if i == len(parts) - 1:
-                    return cur, st
-                if not stat.S_ISDIR(st.st_mode):
-                    return None
-                if _raw_xattr(str(cur), _OPAQUE) == b"y":
-                    hidden_below = True
-            if hidden_below:
-                return None
-        return None
+        return lower_lookup(self.lowers, path)
 
     def _lower_xattrs(self, path: str) -> dict[str, str]:
         found = self._lower_lookup(path)
         return _plain_xattrs(str(found[0])) if found else {}
+
+
+def lower_lookup(lowers: list[Path], path: str) -> tuple[Path, os.stat_result] | None:
+    """What overlaid `lowers` (top first) show at `path` ("a/b"): (host path, lstat), or None if
+    it is absent, whited out or hidden by an opaque directory. Never follows a symlink."""
+    parts = path.split("/")
+    for lower in lowers:
+        cur = lower
+        hidden_below = False
+        for i, part in enumerate(parts):
+            cur = cur / part
+            try:
+                st = os.lstat(cur)
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return None
+            if i == len(parts) - 1:
+                return cur, st
+            if not stat.S_ISDIR(st.st_mode):
+                return None
+            if _raw_xattr(str(cur), _OPAQUE) == b"y":
+                hidden_below = True
+        if hidden_below:
+            return None
+    return None
+
+
+def excluded_mountpoints(upper: str | os.PathLike[str], lowerdirs: Iterable[str]) -> set[str]:
+    """The runtime's mountpoints (and dirs holding only them) in `upper` that are not a change."""
+    return set(_Excluder(Path(upper), list(lowerdirs)).excluded)
+
+
+def raw_xattr(target: int | str, name: str) -> bytes | None:
+    """One xattr of an fd or (not followed) path; None when it is not there."""
+    return _raw_xattr(target, name)
 
 
 def _plain_xattrs(path: str) -> dict[str, str]:

@@ -9,12 +9,13 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dockyard.store.safepath import DirWalker, PathEscape, clean_components
 
-__all__ = ["remove_existing", "empty_dir", "write_exact", "hardlink", "set_dir_times", "Prepend", "CHUNK"]
+__all__ = ["remove_existing", "empty_dir", "write_exact", "hardlink", "set_dir_times", "Prepend", "ChunkReader",
+           "CHUNK"]
 
 CHUNK = 1 << 20
 
@@ -115,4 +116,28 @@ class Prepend:
             out, self._head = self._head + self._rest.read(), b""
             return out
         out, self._head = self._head[:n], self._head[n:]
+        return out
+
+
+class ChunkReader:
+    """A file-like `.read(n)` over an iterator of byte chunks. Reads are short at chunk ends
+    (tarfile and our readers loop); an offset into the current chunk, never re-slicing the rest."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            out = self._buf[self._pos:] + b"".join(self._chunks)
+            self._buf, self._pos = b"", 0
+            return out
+        while self._pos >= len(self._buf):
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return b""
+            self._buf, self._pos = chunk, 0
+        out = self._buf[self._pos:self._pos + n]
+        self._pos += len(out)
         return out
