@@ -192,7 +192,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     add_network_routes(router, NetworkHandlers(networks, endpoints))
     add_volume_routes(router, VolumeHandlers(volumes))
     add_archive_routes(router, ArchiveHandlers(ArchiveService(containers)))
-    add_disk_routes(router, DiskHandlers(containers, images))
+    add_disk_routes(router, DiskHandlers(containers, images, volumes))
     server = ApiServer(router, socket_path)
     await server.start()
     log.info("dockyard daemon listening on unix://%s (data root %s)", socket_path, paths.data_root)

@@ -174,3 +174,19 @@ def test_system_prune(daemon, cli, tmp_path):
 def test_builder_prune(daemon, cli):
     out = getattr(daemon, cli)("builder", "prune", "-f").stdout_text
     assert out.splitlines()[-1] == "Total reclaimed space: 0B"
+
+
+def test_system_df_counts_volumes(daemon):
+    daemon.docker("volume", "create", "df-vol")
+    daemon.docker("run", "--name", "df-v", "-v", "df-vol:/data", "busybox", "sh", "-c",
+                  "head -c 3000 /dev/zero > /data/f")
+    try:
+        vols = {v["Name"]: v for v in _df_json(daemon)["Volumes"]}
+        assert vols["df-vol"]["UsageData"] == {"Size": 3000, "RefCount": 1}
+        assert vols["df-vol"]["Mountpoint"].endswith("/volumes/df-vol/_data")
+        for cli in CLIS:
+            rows = getattr(daemon, cli)("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}").stdout_text
+            assert "Local Volumes|1|1" in rows.splitlines()
+    finally:
+        daemon.docker("rm", "-f", "df-v")
+        daemon.docker("volume", "rm", "df-vol")

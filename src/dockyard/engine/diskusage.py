@@ -7,7 +7,7 @@
   (moby's ImageDiskUsage), each counted once;
 * containers: every container with `SizeRw` (its writable layer) and `SizeRootFs`
   (that plus its image);
-* volumes: none until volumes exist; build cache: the classic builder keeps none apart
+* volumes: filled by the API handler from the volume service; build cache: the classic builder keeps none apart
   from images, so always empty.
 """
 

@@ -8,15 +8,26 @@ from typing import Any
 from dockyard import errors
 from dockyard.api import wire
 from dockyard.api.http import JSONResponse, Request, Response
+from dockyard.api.wire_volumes import volume_json
 from dockyard.engine.diskusage import DF_TYPES, disk_usage
 
 __all__ = ["DiskHandlers"]
 
 
 class DiskHandlers:
-    def __init__(self, containers: Any, images: Any) -> None:
+    def __init__(self, containers: Any, images: Any, volumes: Any = None) -> None:
         self.containers = containers
         self.images = images
+        self.volumes = volumes
+
+    def _volume_usage(self) -> list[dict[str, Any]]:
+        """Every volume with its UsageData: bytes under its data dir, containers (any state) using it."""
+        out = []
+        for v in self.volumes.list({}):
+            entry = volume_json(v, self.volumes.mountpoint(v))
+            entry["UsageData"] = {"Size": self.volumes.driver.size(v.name), "RefCount": len(self.volumes.users(v.name))}
+            out.append(entry)
+        return out
 
     async def df(self, req: Request) -> Response:
         asked = req.args("type")
@@ -27,6 +38,8 @@ class DiskHandlers:
                 if t not in DF_TYPES:
                     raise errors.InvalidArgument(f"unknown object type: {t}")
             types = set(asked)
-        du = await asyncio.get_running_loop().run_in_executor(
-            None, disk_usage, self.containers, self.images, types)
+        loop = asyncio.get_running_loop()
+        du = await loop.run_in_executor(None, disk_usage, self.containers, self.images, types)
+        if "volume" in types and self.volumes is not None:
+            du.volumes = await loop.run_in_executor(None, self._volume_usage)
         return JSONResponse(wire.disk_usage(du, image_name=lambda c: c.config.get("Image") or c.image_id))
