@@ -225,13 +225,18 @@ class _Connection:
         hdrs += list(response.headers.items())
         hdrs.append(("Transfer-Encoding", "chunked"))
         await self._send(h11.Response(status_code=response.status, headers=hdrs, reason=_reason(response.status)))
-        # Watch for the client hanging up while we wait for the next chunk.
-        hangup = asyncio.ensure_future(self.reader.read(1))
+        # Watch for the client hanging up while we wait for the next chunk; not while the
+        # request body is still coming (a load streams its answer as it reads the body, and
+        # the body reader sees a hang-up as the end of the body).
+        hangup: asyncio.Future[bytes] | None = None
         try:
             iterator = response.chunks.__aiter__()
             while True:
+                if hangup is None and self.conn.their_state is not h11.SEND_BODY:
+                    hangup = asyncio.ensure_future(self.reader.read(1))
                 next_chunk = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait({next_chunk, hangup}, return_when=asyncio.FIRST_COMPLETED)
+                waiting = {next_chunk} if hangup is None else {next_chunk, hangup}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if next_chunk not in done:
                     next_chunk.cancel()
                     with contextlib.suppress(BaseException):
@@ -247,7 +252,9 @@ class _Connection:
                     await self._send(h11.Data(data=chunk))
             await self._send(h11.EndOfMessage())
         finally:
-            if not hangup.done():
+            if hangup is None:
+                pass
+            elif not hangup.done():
                 hangup.cancel()
                 with contextlib.suppress(BaseException):
                     await hangup

@@ -89,7 +89,8 @@ class ImageService:
                 self.snapshots.discard(staged)
                 self._pin(blob.digest, -1)
                 raise
-        return LayerBlob(info.digest, staged.stats.diff_id, info.size, MEDIA_TYPE_OCI_LAYER, staged)
+        return LayerBlob(info.digest, staged.stats.diff_id, info.size, MEDIA_TYPE_OCI_LAYER, staged,
+                         new_blob=info.created)
 
     def commit_layer(self, upper: Path, lowerdirs: list[str], *,
                      exclude_mountpoints: bool = True) -> LayerBlob | None:
@@ -115,6 +116,18 @@ class ImageService:
             if layer.staged is not None:
                 self.snapshots.discard(layer.staged)
                 self._pin(layer.digest, -1)
+
+    def drop_unused_blob(self, digest: str) -> None:
+        """Delete a blob that no layer, image or pending ingest uses (one a failed load added)."""
+        with self.lock:
+            if self.snapshots.pinned[digest]:
+                return
+            if self.db.query_one("SELECT 1 FROM snapshots WHERE blob_digest = ?", (digest,)) is not None:
+                return
+            if self.db.query_one("SELECT 1 FROM images WHERE id = ? OR manifest_digest = ?",
+                                 (digest, digest)) is not None:
+                return
+            self.content.delete(digest)
 
     def _discard_staged(self, layers: Iterable[LayerBlob]) -> None:
         for layer in layers:

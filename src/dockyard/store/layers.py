@@ -1,6 +1,6 @@
 """Apply a layer tar to an empty directory, producing an overlayfs lowerdir. Safely.
 
-The tar (plain, gzip, bzip2 or xz; detected by magic) is streamed: never held in
+The tar (plain, gzip, bzip2, xz, or zstd when `zstandard` is installed; detected by magic) is streamed: never held in
 memory. While it is applied we compute its diff_id (sha256 of the uncompressed
 bytes, trailing bytes after the end-of-archive marker included, as Docker does)
 and its size (the sum of regular-file and symlink sizes, hardlinks once: Docker's layer size); the
@@ -61,7 +61,7 @@ class _Sink(Protocol):
 class LayerStats:
     diff_id: str            # sha256 of the uncompressed tar
     size: int               # sum of regular file and symlink sizes (Docker's layer size)
-    compression: str        # "none", "gzip", "bzip2", "xz"
+    compression: str        # "none", "gzip", "bzip2", "xz", "zstd"
     uncompressed_size: int = 0
 
 
@@ -95,7 +95,7 @@ class DecompressingReader:
                 break
             head += chunk
         self.compression = detect_compression(head)
-        if self.compression == "zstd":
+        if self.compression == "zstd" and _zstd() is None:
             raise InvalidArgument(f"zstd-compressed {what} are not supported")
         self._pending = head          # compressed (or plain) bytes not yet decoded
         self._decoder: Any = self._new_decoder()
@@ -107,6 +107,8 @@ class DecompressingReader:
             return bz2.BZ2Decompressor()
         if self.compression == "xz":
             return lzma.LZMADecompressor()
+        if self.compression == "zstd":
+            return _zstd().ZstdDecompressor().decompressobj()
         return None
 
     @property
@@ -136,6 +138,10 @@ class DecompressingReader:
                 rest = getattr(self._decoder, "unused_data", b"")
             except (zlib.error, OSError, EOFError, lzma.LZMAError) as e:
                 raise InvalidArgument(f"invalid {self.compression} data: {e}") from None
+            except Exception as e:
+                if self.compression == "zstd" and isinstance(e, _zstd().ZstdError):
+                    raise InvalidArgument(f"invalid zstd data: {e}") from None
+                raise
             if rest and _decoder_done(self._decoder):
                 if self.compression == "gzip" and not rest.lstrip(b"\0"):
                     rest = b""  # zero padding after the last member is tolerated, like gzip(1)
@@ -166,6 +172,15 @@ class DecompressingReader:
     def drain(self) -> None:
         while self.read(CHUNK):
             pass
+
+
+def _zstd() -> Any:
+    """The `zstandard` module, if installed (zstd layers and archives need it)."""
+    try:
+        import zstandard
+    except ImportError:
+        return None
+    return zstandard
 
 
 def _decoder_done(decoder: Any) -> bool:
