@@ -78,16 +78,19 @@ class ImageService:
         """One pass over a layer stream (plain or compressed tar): store it uncompressed
         as a blob and unpack it into a staging dir. Hand the result to store_image(),
         or to discard_layers() if you give up. The store is unchanged on error."""
-        with self.content.writer() as blob:
+        # The blob is the uncompressed tar, whose sha256 the unpacker computes as the diff_id:
+        # the writer need not hash it again.
+        with self.content.writer(hashed=False) as blob:
             staged = self.snapshots.stage(stream, sink=blob)
+            digest = staged.stats.diff_id
             # Pinned until store_image()/discard_layers(): a concurrent rmi of an image
             # with the same layer must not delete the blob we are about to reference.
-            self._pin(blob.digest, +1)
+            self._pin(digest, +1)
             try:
-                info = blob.commit()
+                info = blob.commit(digest)
             except BaseException:
                 self.snapshots.discard(staged)
-                self._pin(blob.digest, -1)
+                self._pin(digest, -1)
                 raise
         return LayerBlob(info.digest, staged.stats.diff_id, info.size, MEDIA_TYPE_OCI_LAYER, staged,
                          new_blob=info.created)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 from dockyard import errors
 from dockyard.api import wire
-from dockyard.api.bodystream import BlockingBody
+from dockyard.api.bodystream import BlockingBody, ReadAheadBody
 from dockyard.api.filters import parse_filters
 from dockyard.api.http import EmptyResponse, JSONResponse, Request, Response, StreamResponse
 from dockyard.api.progress import relay_progress
@@ -87,12 +87,16 @@ class ImageHandlers:
 
         platform = _platform_arg(req)
         quiet = req.flag("quiet", True)
-        body = BlockingBody(req, asyncio.get_running_loop())
+        body = ReadAheadBody(req, asyncio.get_running_loop())
+
+        def work(progress):
+            try:
+                return load_images(self.images, body, progress, quiet=quiet, platform=platform)
+            finally:
+                body.close()
 
         async def chunks():
-            async for message in relay_progress(
-                    lambda progress: load_images(self.images, body, progress, quiet=quiet, platform=platform),
-                    first=None, last=None):
+            async for message in relay_progress(work, first=None, last=None):
                 yield json_line(message)
 
         return StreamResponse(chunks())
