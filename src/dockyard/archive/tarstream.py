@@ -61,10 +61,15 @@ class EntryReader:
         self.remaining = size
 
     def read(self, n: int = -1) -> bytes:
+        """Up to `n` bytes (fewer if the source gives fewer); all that is left for n < 0."""
+        if n is None or n < 0:
+            parts = []
+            while self.remaining > 0:
+                parts.append(self.read(self.remaining))
+            return b"".join(parts)
         if self.remaining <= 0:
             return b""
-        want = self.remaining if n is None or n < 0 else min(n, self.remaining)
-        data = self._source.read(want)
+        data = self._source.read(min(n, self.remaining))
         if not data:
             raise InvalidArgument("invalid tar archive: unexpected EOF")
         self.remaining -= len(data)
