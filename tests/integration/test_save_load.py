@@ -210,3 +210,29 @@ def test_load_progress_on_a_terminal(daemon, tmp_path):
         finally:
             s.close()
     daemon.docker("rmi", "prog:1")
+
+
+def test_load_pre_1_10_layout_without_manifest(daemon, busybox_layer):
+    """Docker < 1.10: only `repositories` and `<v1-id>/{json,layer.tar}`, each layer an image."""
+    from image_archives import Entry, tar_bytes
+
+    top_layer = layer({"legacy.txt": b"legacy\n"})
+    base = {"id": "a" * 64, "created": "2015-06-01T10:00:00.123456789Z", "os": "linux",
+            "container_config": {"Cmd": ["/bin/sh", "-c", "#(nop) ADD file"]}, "Size": 5}
+    top = {"id": "b" * 64, "parent": "a" * 64, "created": "2015-06-01T10:00:01Z", "os": "linux",
+           "author": "me <me@example.com>", "config": {"Cmd": ["cat", "/legacy.txt"]},
+           "container_config": {"Cmd": ["/bin/sh", "-c", "echo legacy > /legacy.txt"]}}
+    archive = tar_bytes([
+        Entry("a" * 64 + "/VERSION", b"1.0"), Entry("a" * 64 + "/json", json.dumps(base).encode()),
+        Entry("a" * 64 + "/layer.tar", busybox_layer),
+        Entry("b" * 64 + "/VERSION", b"1.0"), Entry("b" * 64 + "/json", json.dumps(top).encode()),
+        Entry("b" * 64 + "/layer.tar", top_layer),
+        Entry("repositories", json.dumps({"legacy": {"v1": "b" * 64}}).encode())])
+    assert daemon.docker("load", input=archive).stdout_text == ""     # moby's legacy loader says nothing
+    assert daemon.docker("run", "--rm", "legacy:v1").stdout_text == "legacy\n"
+    doc = json.loads(daemon.docker("image", "inspect", "legacy:v1").stdout_text)[0]
+    assert doc["Author"] == "me <me@example.com>" and len(doc["RootFS"]["Layers"]) == 2
+    history = daemon.docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", "legacy:v1").stdout_text
+    assert history.splitlines() == ["/bin/sh -c echo legacy > /legacy.txt", "/bin/sh -c #(nop) ADD file"]
+    assert doc["Parent"].startswith("sha256:")       # each v1 layer was an image, linked to its parent
+    daemon.docker("rmi", "legacy:v1")

@@ -55,13 +55,15 @@ def load_images(images: ImageService, source: Any, emit: Progress, *, quiet: boo
     try:
         ingest.read(source)
         plan = _plan(ingest, platform or _host_platform())
+        legacy = "manifest.json" not in ingest.files and "index.json" not in ingest.files
         for img in plan:
-            stored.append(_store(images, ingest, img, emit))
+            stored.append(_store(images, ingest, img, emit, announce=not legacy))
     except BaseException:
         ingest.discard(failed=True)
         raise
     ingest.discard(failed=False)
-    if plan and not plan[-1].tags:   # moby prints the IDs when the last image had no tag
+    # moby prints the IDs when the last image had no tag; its legacy loader prints neither
+    if plan and not plan[-1].tags and not legacy:
         emit({"stream": "".join(f"Loaded image ID: {i}\n" for i in stored)})
     return stored
 
@@ -78,6 +80,8 @@ def _plan(ingest: ArchiveIngest, platform: tuple[str, str, str]) -> list[LoadedI
         plan = _plan_docker(ingest, platform)
     elif "index.json" in ingest.files:
         plan = _plan_oci(ingest, platform)
+    elif "repositories" in ingest.files:
+        plan = _plan_legacy(ingest)
     else:
         raise InvalidArgument("invalid archive: does not contain a manifest.json")
     _link_parents(plan)
@@ -207,7 +211,8 @@ def _link_parents(plan: list[LoadedImage]) -> None:
             img.parent = ""
 
 
-def _store(images: ImageService, ingest: ArchiveIngest, img: LoadedImage, emit: Progress) -> str:
+def _store(images: ImageService, ingest: ArchiveIngest, img: LoadedImage, emit: Progress, *,
+           announce: bool = True) -> str:
     previous = {}
     for ref in img.tags:
         row = images.db.query_one("SELECT image_id FROM tags WHERE reference = ?", (str(ref),))
@@ -220,5 +225,76 @@ def _store(images: ImageService, ingest: ArchiveIngest, img: LoadedImage, emit: 
         if str(ref) in previous:
             emit({"stream": f"The image {ref.familiar} already exists, renaming the old one with ID "
                             f"{previous[str(ref)]} to empty string\n"})
-        emit({"stream": f"Loaded image: {ref.familiar}\n"})
+        if announce:
+            emit({"stream": f"Loaded image: {ref.familiar}\n"})
     return record.id
+
+
+# ---------------------------------------------------------------- Docker < 1.10
+
+def _go_json(doc: Any) -> bytes:
+    """encoding/json.Marshal of a map: sorted keys, compact, <>& escaped."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                    ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text.encode()
+
+
+def _plan_legacy(ingest: ArchiveIngest) -> list[LoadedImage]:
+    """moby's legacyLoad: every `<v1-id>/` with `json` and `layer.tar` is an image on top of
+    its `parent`; the config is made from the v1 JSON (MakeConfigFromV1Config), the tags come
+    from `repositories` (name -> tag -> v1 id)."""
+    v1_ids = sorted({p.split("/", 1)[0] for p in ingest.files if p.endswith("/json") and p.count("/") == 1})
+    loaded: dict[str, LoadedImage] = {}
+    order: list[LoadedImage] = []
+
+    def load(v1_id: str, depth: int) -> LoadedImage:
+        if v1_id in loaded:
+            return loaded[v1_id]
+        if depth > 256:
+            raise InvalidArgument("invalid archive: parent chain too long or cyclic")
+        try:
+            v1 = json.loads(ingest.document(ingest.file(f"{v1_id}/json")))
+        except ValueError as e:
+            raise InvalidArgument(f"invalid archive: {v1_id}/json: {e}") from None
+        if not isinstance(v1, dict):
+            raise InvalidArgument(f"invalid archive: {v1_id}/json is not an object")
+        if (v1.get("os") or "linux") != "linux":
+            raise InvalidArgument(f"cannot load {v1['os']} image on linux")
+        parent = load(str(v1["parent"]), depth + 1) if v1.get("parent") else None
+        layer_file = ingest.file(f"{v1_id}/layer.tar")
+        files = [*(parent.layers if parent else []), layer_file]
+        container_config = v1.get("container_config") or {}
+        item: dict[str, Any] = {"created": v1.get("created") or "0001-01-01T00:00:00Z"}
+        for key, field_name in (("author", "author"), ("created_by", None), ("comment", "comment")):
+            value = " ".join(container_config.get("Cmd") or []) if key == "created_by" else v1.get(field_name)
+            if value:
+                item[key] = value
+        history = [*(parent.history if parent else []), item]
+        doc = {k: v for k, v in v1.items() if k not in ("id", "parent", "Size", "parent_id", "layer_id", "throwaway")}
+        doc["rootfs"] = {"type": "layers", "diff_ids": [ingest.layer(f).diff_id for f in files]}
+        doc["history"] = history
+        config = _go_json(doc)
+        img = LoadedImage("sha256:" + hashlib.sha256(config).hexdigest(), config, files,
+                          parent=parent.image_id if parent else "", history=history)
+        loaded[v1_id] = img
+        order.append(img)
+        return img
+
+    for v1_id in v1_ids:
+        load(v1_id, 0)
+    try:
+        repos = json.loads(ingest.document(ingest.file("repositories")))
+    except ValueError as e:
+        raise InvalidArgument(f"invalid archive: repositories: {e}") from None
+    for name, tags in (repos or {}).items():
+        for tag, v1_id in (tags or {}).items():
+            if v1_id not in loaded:
+                raise InvalidArgument(f"invalid target ID: {v1_id}")
+            ref = references.parse_normalized(name).with_tag(tag)
+            for img in order:     # a tag names one image: the last one named keeps it
+                if ref in img.tags:
+                    img.tags.remove(ref)
+            loaded[v1_id].tags.append(ref)
+    return order
