@@ -236,3 +236,20 @@ def test_load_pre_1_10_layout_without_manifest(daemon, busybox_layer):
     assert history.splitlines() == ["/bin/sh -c echo legacy > /legacy.txt", "/bin/sh -c #(nop) ADD file"]
     assert doc["Parent"].startswith("sha256:")       # each v1 layer was an image, linked to its parent
     daemon.docker("rmi", "legacy:v1")
+
+
+def test_docker_py_save_and_load(daemon):
+    import docker
+
+    client = docker.DockerClient(base_url=daemon.host, timeout=60)
+    try:
+        daemon.docker("tag", "busybox", "dpy/saved:1")
+        image = client.images.get("dpy/saved:1")
+        data = b"".join(image.save(named=True))
+        client.images.remove("dpy/saved:1")
+        loaded = client.images.load(data)
+        assert [i.id for i in loaded] == [image.id] and "dpy/saved:1" in loaded[0].tags
+        assert client.containers.run("dpy/saved:1", ["echo", "py"], remove=True) == b"py\n"
+        client.images.remove("dpy/saved:1")
+    finally:
+        client.close()
