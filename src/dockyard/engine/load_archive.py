@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["ArchiveFile", "ArchiveIngest", "Progress", "open_archive"]
 
 Progress = Callable[[dict[str, Any]], None]
-MEMORY_LIMIT = 4 << 20          # documents up to this size are kept in memory
+MEMORY_LIMIT = 4 << 20          # documents up to this size are kept in memory,
+MEMORY_TOTAL = 32 << 20         # up to this much in all; the rest is spooled to disk
 DOCUMENT_LIMIT = 64 << 20       # a config or manifest larger than this is refused
 _PROGRESS_EVERY = 512 * 1024    # as moby's progress reader
 _BLOB_RE = re.compile(r"blobs/sha256/([a-f0-9]{64})")
@@ -127,6 +128,7 @@ class ArchiveIngest:
         self.files: dict[str, ArchiveFile] = {}
         self.links = ArchiveLinks()
         self._spool_dir: Path | None = None
+        self._in_memory = 0
         self._new: list[LayerBlob] = []          # ingested, staged dir not yet handed over
         self.created_blobs: list[str] = []       # blobs this load added to the store
 
@@ -154,9 +156,10 @@ class ArchiveIngest:
         f = ArchiveFile(path, size)
         if _looks_like_layer(path, head):
             self._take_layer(f, Prepend(head, reader))
-        elif size <= MEMORY_LIMIT:
+        elif size <= MEMORY_LIMIT and self._in_memory + size <= MEMORY_TOTAL:
             f.data = head + reader.read()
             f.raw_digest = "sha256:" + hashlib.sha256(f.data).hexdigest()
+            self._in_memory += size
         else:
             self._spool(f, Prepend(head, reader))
         return f
