@@ -111,6 +111,7 @@ class _Connection:
         self.writer = writer
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         self.hijacked = False
+        self._request_has_body = False
 
     async def _next_event(self) -> object:
         while True:
@@ -177,6 +178,8 @@ class _Connection:
         method = request.method.decode()
         target = request.target.decode("latin-1")
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in request.headers}
+        self._request_has_body = "chunked" in headers.get("transfer-encoding", "").lower() or \
+            headers.get("content-length", "0").strip() not in ("", "0")
         path = target.partition("?")[0]
         log.debug("%s %s", method, target)
         try:
@@ -232,7 +235,7 @@ class _Connection:
         try:
             iterator = response.chunks.__aiter__()
             while True:
-                if hangup is None and self.conn.their_state is not h11.SEND_BODY:
+                if hangup is None and (not self._request_has_body or self.conn.their_state is not h11.SEND_BODY):
                     hangup = asyncio.ensure_future(self.reader.read(1))
                 next_chunk = asyncio.ensure_future(iterator.__anext__())
                 waiting = {next_chunk} if hangup is None else {next_chunk, hangup}
