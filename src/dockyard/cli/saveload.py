@@ -136,7 +136,7 @@ def _save(cli: Cli, o: Parsed) -> int:
 
 
 def _load(cli: Cli, o: Parsed) -> int:
-    from dockyard.cli.jsonstream import StreamError, display_stream
+    from dockyard.cli.jsonstream import send_tar
 
     path = o.str("input")
     opened = None
@@ -153,11 +153,7 @@ def _load(cli: Cli, o: Parsed) -> int:
     terminal = cli.out.isatty()
     params = {"quiet": "1" if o.bool("quiet") or not terminal else "0", "platform": _platform_param(o)}
     try:
-        messages = cli.client.stream_json("POST", "/images/load", params, body=body,
-                                          headers={"Content-Type": "application/x-tar"})
-        display_stream(messages, cli.out, is_terminal=terminal)
-    except StreamError as e:
-        raise StatusError(e.message, 1) from None
+        send_tar(cli, "/images/load", params, body, is_terminal=terminal)
     finally:
         if opened is not None:
             opened.close()

@@ -35,7 +35,7 @@ from dockyard.archive.docker_archive import ArchiveLinks, clean_path
 from dockyard.engine.images_model import LayerBlob
 from dockyard.errors import InvalidArgument
 from dockyard.store.entryops import Prepend
-from dockyard.store.layers import DecompressingReader, detect_compression
+from dockyard.store.layers import DecompressingReader, detect_compression, read_head
 from dockyard.units import human_size
 
 TYPE_CHECKING = False
@@ -65,12 +65,7 @@ class ArchiveFile:
 
 def open_archive(source: Any) -> Any:
     """The archive's own bytes: gzip, bzip2, xz and zstd archives are decompressed on the fly."""
-    head = b""
-    while len(head) < 6:
-        piece = source.read(6 - len(head))
-        if not piece:
-            break
-        head += piece
+    head = read_head(source, 6)
     stream = Prepend(head, source)
     if detect_compression(head) == "none":
         return stream
@@ -150,9 +145,7 @@ class ArchiveIngest:
                 raise InvalidArgument(f'invalid archive: unsupported entry "{entry.name}" in an image archive')
 
     def _take(self, path: str, size: int, reader: Any) -> ArchiveFile:
-        head = reader.read(tarstream.BLOCK)
-        while len(head) < min(size, tarstream.BLOCK):
-            head += reader.read(tarstream.BLOCK - len(head))
+        head = read_head(reader, tarstream.BLOCK)
         f = ArchiveFile(path, size)
         if _looks_like_layer(path, head):
             self._take_layer(f, Prepend(head, reader))

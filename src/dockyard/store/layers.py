@@ -44,7 +44,7 @@ from dockyard.store.entryops import (
 )
 from dockyard.store.safepath import DirWalker, PathEscape, clean_components
 
-__all__ = ["LayerStats", "apply_layer", "DecompressingReader", "detect_compression"]
+__all__ = ["LayerStats", "apply_layer", "DecompressingReader", "detect_compression", "read_head"]
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_META_PREFIX = ".wh..wh."
@@ -77,6 +77,17 @@ def detect_compression(head: bytes) -> str:
     return "none"
 
 
+def read_head(source: Any, n: int) -> bytes:
+    """The first `n` bytes of `source` (fewer only at its end), however short its reads."""
+    head = b""
+    while len(head) < n:
+        chunk = source.read(n - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
 class DecompressingReader:
     """A `.read(n)` view of the uncompressed bytes of `source`, hashing (and teeing) them.
 
@@ -88,12 +99,7 @@ class DecompressingReader:
         self._buf = b""
         self._pos = 0
         self._eof = False
-        head = b""
-        while len(head) < 6:
-            chunk = source.read(6 - len(head))
-            if not chunk:
-                break
-            head += chunk
+        head = read_head(source, 6)
         self.compression = detect_compression(head)
         if self.compression == "zstd" and _zstd() is None:
             raise InvalidArgument(f"zstd-compressed {what} are not supported")
