@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 
 from dockyard.api.http import Request
 
@@ -37,8 +39,6 @@ class ReadAheadBody:
     `close()` (from any thread) stops the reading; call it when the worker is done."""
 
     def __init__(self, req: Request, loop: asyncio.AbstractEventLoop, limit: int = 8 << 20) -> None:
-        import queue
-        import threading
 
         self._loop = loop
         self._limit = limit
@@ -87,15 +87,31 @@ class ReadAheadBody:
             data = self._next()
             if not data:
                 return b""
-            self._buf = memoryview(data)
+            # the client's chunks are small (the docker CLI's are 32 KiB): take what else has
+            # arrived, so the reader gets pieces as large as it asked for
+            parts = [data]
+            size = len(data)
+            while size < n and not self._eof and not self._chunks.empty():
+                more = self._next(block=False)
+                if not more:
+                    break
+                parts.append(more)
+                size += len(more)
+            whole = b"".join(parts) if len(parts) > 1 else data
+            if len(whole) <= n:
+                return whole        # no copy: the common case
+            self._buf = memoryview(whole)
         out = bytes(self._buf[:n])
         self._buf = self._buf[n:]
         return out
 
-    def _next(self) -> bytes:
+    def _next(self, block: bool = True) -> bytes:
         if self._eof:
             return b""
-        item = self._chunks.get()
+        try:
+            item = self._chunks.get(block)
+        except queue.Empty:
+            return b""
         if isinstance(item, BaseException):
             self._eof = True
             raise item
