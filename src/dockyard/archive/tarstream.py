@@ -35,6 +35,7 @@ class TarEntry:
     linkname: str
     mode: int
     reader: EntryReader | None = None   # regular files only
+    info: tarfile.TarInfo | None = None  # the whole header, PAX records applied (pax_headers kept)
 
     @property
     def is_file(self) -> bool:
@@ -164,7 +165,10 @@ def iter_entries(source: Any) -> Iterator[TarEntry]:
         pax, long_name, long_link = {}, None, None
         has_data = kind not in (tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE,
                                 tarfile.BLKTYPE, tarfile.FIFOTYPE)
-        entry = TarEntry(name, kind, size if has_data else 0, linkname, info.mode)
+        info.name, info.linkname, info.size = name, linkname, size if has_data else 0
+        if attrs:
+            _apply_pax(info, attrs)
+        entry = TarEntry(name, kind, info.size, linkname, info.mode, info=info)
         reader = EntryReader(source, entry.size)
         if entry.is_file:
             entry.reader = reader
@@ -174,6 +178,26 @@ def iter_entries(source: Any) -> Iterator[TarEntry]:
             pad = _read_exact(source, BLOCK - entry.size % BLOCK)
             if len(pad) < BLOCK - entry.size % BLOCK:
                 raise InvalidArgument("invalid tar archive: unexpected EOF")
+
+
+def _apply_pax(info: tarfile.TarInfo, attrs: dict[str, str]) -> None:
+    """The PAX records tarfile applies to a header: owner ids and names, mtime; all of them
+    stay in `pax_headers` (xattrs, atime)."""
+    info.pax_headers = dict(attrs)
+    for key, field_name in (("uid", "uid"), ("gid", "gid")):
+        if key in attrs:
+            try:
+                setattr(info, field_name, int(attrs[key]))
+            except ValueError:
+                raise InvalidArgument(f"invalid tar archive: invalid PAX {key}") from None
+    for key in ("uname", "gname"):
+        if key in attrs:
+            setattr(info, key, attrs[key])
+    if "mtime" in attrs:
+        try:
+            info.mtime = float(attrs["mtime"])
+        except ValueError:
+            raise InvalidArgument("invalid tar archive: invalid PAX mtime") from None
 
 
 def header(name: str, size: int = 0, *, mtime: int = 0, directory: bool = False, mode: int | None = None) -> bytes:
