@@ -30,6 +30,7 @@ from dockyard.oci.image_spec import (
     MEDIA_TYPE_OCI_INDEX,
     MEDIA_TYPE_OCI_MANIFEST,
 )
+from dockyard.store.safepath import PathEscape, clean_components
 
 __all__ = [
     "LayerRef", "SaveImage", "SaveDocuments", "save_documents", "blob_path",
@@ -123,17 +124,10 @@ def clean_path(name: str) -> str:
     """An entry name as a relative path without `.`/`..`; refuses names that leave the archive."""
     if name.startswith("/"):
         raise InvalidArgument(f'invalid tar entry "{name}": absolute paths are not allowed in an image archive')
-    parts: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                raise InvalidArgument(f'invalid tar entry "{name}": path escapes the archive')
-            parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts)
+    try:
+        return "/".join(clean_components(name))
+    except PathEscape:
+        raise InvalidArgument(f'invalid tar entry "{name}": path escapes the archive') from None
 
 
 class ArchiveLinks:
