@@ -8,8 +8,9 @@ BIN    := $(VENV)/bin
 # nftables (libnftables.so.1: bridge networks' NAT/filter table, applied in-process), iptables (adds ACCEPTs
 # to an iptables FORWARD chain that dockerd left with policy DROP).
 # gcc + libc6-dev: the UDP publish test compiles a static echo server (busybox has no UDP server).
+# skopeo + umoci: the save/load tests check that other implementations read dockyard's image archives.
 SYSTEM_PACKAGES := busybox-static runc iproute2 python3-venv bsdutils psmisc hyperfine curl tini debootstrap \
-                   nftables iptables gcc libc6-dev
+                   nftables iptables gcc libc6-dev skopeo umoci
 
 .PHONY: install run test lint bench clean
 install: $(VENV)/.installed

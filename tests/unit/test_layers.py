@@ -119,6 +119,8 @@ def test_whiteouts_become_overlay_form(tmp_path: Path) -> None:
 @pytest.mark.parametrize("compress, name", [
     (gzip.compress, "gzip"), (bz2.compress, "bzip2"), (lzma.compress, "xz"),
     (lambda b: gzip.compress(b[:1000]) + gzip.compress(b[1000:]), "gzip"),  # multi-member
+    (lambda b: __import__("zstandard").ZstdCompressor().compress(b), "zstd"),
+    (lambda b: b"".join(__import__("zstandard").ZstdCompressor().compress(p) for p in (b[:700], b[700:])), "zstd"),
 ])
 def test_compressed_layers_have_the_uncompressed_diff_id(tmp_path: Path, compress, name) -> None:  # type: ignore[no-untyped-def]
     data = tar_bytes(entry("a", data=b"A" * 5000), entry("b/", tarfile.DIRTYPE))
@@ -251,3 +253,23 @@ def test_never_writes_outside_the_root(spec: list[tuple[str, str, str]]) -> None
             assert list(out.iterdir()) == []
         for path in sandbox.rglob("*"):
             assert path == out or out in path.parents
+
+
+def test_staging_parent_spreads_new_layers_over_the_filesystem(tmp_path):
+    """chattr +T on the staging parent where the filesystem knows the flag (ext4 does)."""
+    import fcntl
+    import struct
+
+    from dockyard.store.snapshots import spread_subdirs
+
+    target = tmp_path / "staging"
+    target.mkdir()
+    if not spread_subdirs(target):
+        pytest.skip("this filesystem has no top-directory flag")
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        flags = struct.unpack("=q", fcntl.ioctl(fd, 0x80086601, b"\0" * 8))[0]
+    finally:
+        os.close(fd)
+    assert flags & 0x00020000
+    assert spread_subdirs(target)   # again: a no-op

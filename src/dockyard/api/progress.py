@@ -24,8 +24,9 @@ def error_message(message: str) -> dict[str, Any]:
     return {"errorDetail": {"message": message}, "error": message}
 
 
-async def relay_progress(work: Callable[[Progress], T], *, first: dict[str, Any],
-                         last: Callable[[T], dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+async def relay_progress(work: Callable[[Progress], T], *, first: dict[str, Any] | None,
+                         last: Callable[[T], dict[str, Any]] | None) -> AsyncIterator[dict[str, Any]]:
+    """`first` (if any), the progress messages, then `last(result)` (if any) or the error."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
@@ -38,7 +39,8 @@ async def relay_progress(work: Callable[[Progress], T], *, first: dict[str, Any]
         finally:
             progress(None)
 
-    yield first
+    if first is not None:
+        yield first
     job = loop.run_in_executor(None, run)
     while (message := await queue.get()) is not None:
         yield message
@@ -48,6 +50,7 @@ async def relay_progress(work: Callable[[Progress], T], *, first: dict[str, Any]
         yield error_message(e.message)
         return
     except Exception as e:
-        yield error_message(f"{first.get('status') or 'the operation'} failed: {e}")
+        yield error_message(f"{(first or {}).get('status') or 'the operation'} failed: {e}")
         return
-    yield last(result)
+    if last is not None:
+        yield last(result)

@@ -48,9 +48,12 @@ def build_router(system: SystemHandlers, containers: ContainerHandlers, images: 
 
     r.add("POST", "/images/create", images.create)
     r.add("GET", "/images/json", images.list)
+    r.add("GET", "/images/get", images.save)
+    r.add("POST", "/images/load", images.load)
     r.add("POST", "/images/prune", images.prune)
     r.add("GET", "/images/{name:path}/json", images.inspect)
     r.add("GET", "/images/{name:path}/history", images.history)
+    r.add("GET", "/images/{name:path}/get", images.save)
     r.add("POST", "/images/{name:path}/tag", images.tag)
     r.add("DELETE", "/images/{name:path}", images.remove)
     r.add("POST", "/commit", images.commit)

@@ -14,7 +14,7 @@ __all__ = ["IMPORT"]
 
 
 def _import(cli: Cli, o: Parsed) -> int:
-    from dockyard.cli.jsonstream import StreamError, display_stream
+    from dockyard.cli.jsonstream import send_tar
 
     source = o.args[0]
     repo = o.args[1] if len(o.args) > 1 else ""
@@ -37,11 +37,7 @@ def _import(cli: Cli, o: Parsed) -> int:
                 raise StatusError(f"open {source}: {(e.strerror or str(e)).lower()}", 1) from None
             body = opened
     try:
-        messages = cli.client.stream_json("POST", "/images/create", params, body=body,
-                                          headers={"Content-Type": "application/x-tar"} if body else None)
-        display_stream(messages, cli.out, is_terminal=False)
-    except StreamError as e:
-        raise StatusError(e.message, 1) from None
+        send_tar(cli, "/images/create", params, body)
     finally:
         if opened is not None:
             opened.close()

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any, TextIO
 
-__all__ = ["StreamError", "display_stream", "progress_bar"]
+__all__ = ["StreamError", "display_stream", "progress_bar", "send_tar"]
 
 
 class StreamError(Exception):
@@ -98,3 +98,16 @@ def display_stream(
             if is_terminal:
                 count += 1
         out.flush()
+
+
+def send_tar(cli: Any, path: str, params: dict[str, Any], body: Any, *, is_terminal: bool = False) -> None:
+    """POST `body` (a tar, streamed) to `path` and show the JSON messages that come back, as
+    `import` and `load` do; an error message inside the stream exits 1 with its text."""
+    from dockyard.cli.command import StatusError
+
+    try:
+        messages = cli.client.stream_json("POST", path, params, body=body,
+                                          headers={"Content-Type": "application/x-tar"} if body else None)
+        display_stream(messages, cli.out, is_terminal=is_terminal)
+    except StreamError as e:
+        raise StatusError(e.message, 1) from None

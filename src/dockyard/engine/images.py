@@ -78,18 +78,22 @@ class ImageService:
         """One pass over a layer stream (plain or compressed tar): store it uncompressed
         as a blob and unpack it into a staging dir. Hand the result to store_image(),
         or to discard_layers() if you give up. The store is unchanged on error."""
-        with self.content.writer() as blob:
+        # The blob is the uncompressed tar, whose sha256 the unpacker computes as the diff_id:
+        # the writer need not hash it again.
+        with self.content.writer(hashed=False) as blob:
             staged = self.snapshots.stage(stream, sink=blob)
+            digest = staged.stats.diff_id
             # Pinned until store_image()/discard_layers(): a concurrent rmi of an image
             # with the same layer must not delete the blob we are about to reference.
-            self._pin(blob.digest, +1)
+            self._pin(digest, +1)
             try:
-                info = blob.commit()
+                info = blob.commit(digest)
             except BaseException:
                 self.snapshots.discard(staged)
-                self._pin(blob.digest, -1)
+                self._pin(digest, -1)
                 raise
-        return LayerBlob(info.digest, staged.stats.diff_id, info.size, MEDIA_TYPE_OCI_LAYER, staged)
+        return LayerBlob(info.digest, staged.stats.diff_id, info.size, MEDIA_TYPE_OCI_LAYER, staged,
+                         new_blob=info.created)
 
     def commit_layer(self, upper: Path, lowerdirs: list[str], *,
                      exclude_mountpoints: bool = True) -> LayerBlob | None:
@@ -115,6 +119,18 @@ class ImageService:
             if layer.staged is not None:
                 self.snapshots.discard(layer.staged)
                 self._pin(layer.digest, -1)
+
+    def drop_unused_blob(self, digest: str) -> None:
+        """Delete a blob that no layer, image or pending ingest uses (one a failed load added)."""
+        with self.lock:
+            if self.snapshots.pinned[digest]:
+                return
+            if self.db.query_one("SELECT 1 FROM snapshots WHERE blob_digest = ?", (digest,)) is not None:
+                return
+            if self.db.query_one("SELECT 1 FROM images WHERE id = ? OR manifest_digest = ?",
+                                 (digest, digest)) is not None:
+                return
+            self.content.delete(digest)
 
     def _discard_staged(self, layers: Iterable[LayerBlob]) -> None:
         for layer in layers:

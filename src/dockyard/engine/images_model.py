@@ -54,6 +54,7 @@ class LayerBlob:
     size: int
     media_type: str = MEDIA_TYPE_OCI_LAYER
     staged: StagedLayer | None = field(default=None, compare=False)
+    new_blob: bool = field(default=False, compare=False)   # ingest_layer() added the blob to the store
 
 
 def short_id(image_or_container_id: str) -> str:

@@ -45,7 +45,8 @@ class BlobWriter:
     """Write a blob in pieces; `commit()` makes it visible. Use as a context manager:
     leaving the block without committing (or with an exception) discards the temp file."""
 
-    def __init__(self, store: ContentStore, expected: str | None = None, expected_size: int | None = None) -> None:
+    def __init__(self, store: ContentStore, expected: str | None = None, expected_size: int | None = None,
+                 *, hashed: bool = True) -> None:
         self._store = store
         self.expected = str(parse_digest(expected)) if expected else None
         self.expected_size = expected_size
@@ -53,7 +54,9 @@ class BlobWriter:
         fd, name = tempfile.mkstemp(prefix="blob-", dir=store.paths.tmp_dir)
         self.temp_path = Path(name)
         self._file: BinaryIO | None = os.fdopen(fd, "wb")
-        self._hasher = DigestWriter(self._file)
+        # hashed=False: the caller hashes the same bytes already (a layer's diff_id) and
+        # passes that digest to commit(); hashing them twice cost a second sha256 pass.
+        self._hasher: DigestWriter | _Counter = DigestWriter(self._file) if hashed else _Counter(self._file)
         self.info: BlobInfo | None = None
 
     @property
@@ -62,6 +65,8 @@ class BlobWriter:
 
     @property
     def digest(self) -> str:
+        if isinstance(self._hasher, _Counter):
+            raise ValueError("an unhashed blob writer has no digest of its own")
         return self._hasher.digest
 
     def write(self, data: bytes) -> int:
@@ -69,8 +74,9 @@ class BlobWriter:
             raise ValueError("blob writer is closed")
         return self._hasher.write(data)
 
-    def commit(self) -> BlobInfo:
-        """fsync, verify, rename into place. Raises DigestMismatch (and discards) on a bad blob."""
+    def commit(self, digest: str | None = None) -> BlobInfo:
+        """fsync, verify, rename into place. Raises DigestMismatch (and discards) on a bad blob.
+        `digest`: the content's digest as the caller computed it (required when not hashed)."""
         if self.info is not None:
             return self.info
         if self._file is None:
@@ -80,7 +86,12 @@ class BlobWriter:
             os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
-            digest = self._hasher.digest
+            if isinstance(self._hasher, _Counter):
+                if digest is None:
+                    raise ValueError("an unhashed blob writer needs the digest at commit")
+                digest = str(parse_digest(digest))
+            else:
+                digest = self._hasher.digest
             if self.expected_size is not None and self.size != self.expected_size:
                 raise DigestMismatch(
                     f"content size {self.size} does not match the expected {self.expected_size}")
@@ -117,6 +128,19 @@ class BlobWriter:
             self.abort()
 
 
+class _Counter:
+    """Passes writes on, counting bytes (the unhashed DigestWriter)."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self._sink = sink
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._sink.write(data)
+        self.size += len(data)
+        return len(data)
+
+
 class ContentStore:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
@@ -125,8 +149,9 @@ class ContentStore:
         parse_digest(digest)
         return self.paths.blob(digest)
 
-    def writer(self, expected: str | None = None, expected_size: int | None = None) -> BlobWriter:
-        return BlobWriter(self, expected, expected_size)
+    def writer(self, expected: str | None = None, expected_size: int | None = None, *,
+               hashed: bool = True) -> BlobWriter:
+        return BlobWriter(self, expected, expected_size, hashed=hashed)
 
     def put(self, data: bytes, expected: str | None = None) -> BlobInfo:
         with self.writer(expected) as w:

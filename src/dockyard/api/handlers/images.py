@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from dockyard import errors
 from dockyard.api import wire
-from dockyard.api.bodystream import BlockingBody
+from dockyard.api.bodystream import BlockingBody, ReadAheadBody
 from dockyard.api.filters import parse_filters
 from dockyard.api.http import EmptyResponse, JSONResponse, Request, Response, StreamResponse
 from dockyard.api.progress import relay_progress
@@ -65,6 +67,37 @@ class ImageHandlers:
         async def chunks():
             yield json_line({"status": f"Status: Image is up to date for {ref}"})
             yield json_line({"status": "Digest: " + img.id})
+
+        return StreamResponse(chunks())
+
+    async def save(self, req: Request) -> Response:
+        """GET /images/get?names=... and GET /images/{name}/get: the archive, streamed.
+        Names are resolved (404 etc.) before the 200 is sent, as moby does."""
+        from dockyard.engine.images_save import plan_save
+
+        names = [req.params["name"]] if "name" in req.params else req.args("names")
+        platform = _platform_arg(req)
+        loop = asyncio.get_running_loop()
+        stream = await loop.run_in_executor(None, lambda: plan_save(self.images, names, platform))
+        return StreamResponse(_from_thread(stream.chunks(), stream.close), content_type="application/x-tar")
+
+    async def load(self, req: Request) -> Response:
+        """POST /images/load: the archive as the body; JSON messages as it goes, errors inside."""
+        from dockyard.engine.images_load import load_images
+
+        platform = _platform_arg(req)
+        quiet = req.flag("quiet", True)
+        body = ReadAheadBody(req, asyncio.get_running_loop())
+
+        def work(progress):
+            try:
+                return load_images(self.images, body, progress, quiet=quiet, platform=platform)
+            finally:
+                body.close()
+
+        async def chunks():
+            async for message in relay_progress(work, first=None, last=None):
+                yield json_line(message)
 
         return StreamResponse(chunks())
 
@@ -153,3 +186,40 @@ class ImageHandlers:
                 yield json_line(message)
 
         return StreamResponse(chunks())
+
+
+def _platform_arg(req: Request) -> tuple[str, str, str] | None:
+    """The `platform` parameter (API 1.48+): an OCI platform as JSON, as httputils.DecodePlatform."""
+    if not req.api_version_at_least("1.48"):
+        return None
+    values = req.args("platform")
+    if len(values) > 1:
+        raise errors.InvalidArgument("multiple platform parameters not supported")
+    if not values or not values[0]:
+        return None
+    try:
+        doc = json.loads(values[0])
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        raise errors.InvalidArgument(f"failed to parse platform: {e}") from None
+    os_name, arch = str(doc.get("os") or ""), str(doc.get("architecture") or "")
+    variant = str(doc.get("variant") or "")
+    if not os_name and not arch and (variant or doc.get("os.version") or doc.get("os.features")):
+        raise errors.InvalidArgument("optional platform fields provided, but OS and Architecture are missing")
+    if not os_name or not arch:
+        raise errors.InvalidArgument("both OS and Architecture must be provided")
+    return os_name, arch, variant
+
+
+async def _from_thread(it: Iterator[bytes], close: Callable[[], None]) -> AsyncIterator[bytes]:
+    """Pull a blocking iterator from a worker thread, one item at a time (that is the
+    back-pressure: nothing is read ahead of what the client takes)."""
+    loop = asyncio.get_running_loop()
+    try:
+        while (item := await loop.run_in_executor(None, next, it, None)) is not None:
+            yield item
+    finally:
+        with contextlib.suppress(ValueError):   # still running in the worker: it stops at the closed files
+            it.close()  # type: ignore[attr-defined]
+        close()
