@@ -26,6 +26,8 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dockyard.store.diff import Hardlinks
+
 __all__ = ["TarStream", "tar_dir", "tar_entry", "is_pseudo_fs"]
 
 _BLOCK = 512
@@ -61,7 +63,7 @@ class TarStream:
     """Writes entries as chunks of bytes; one instance per archive (it remembers hardlinks)."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[int, int], str] = {}
+        self._hardlink = Hardlinks().link
         self._buf = bytearray()
 
     def _flush(self, force: bool = False) -> Iterator[bytes]:
@@ -84,17 +86,6 @@ class TarStream:
             if cap is not None:
                 info.pax_headers = {f"SCHILY.xattr.{_CAPABILITY}": cap.decode("utf-8", "surrogateescape")}
         return info
-
-    def _hardlink(self, info: tarfile.TarInfo, st: os.stat_result) -> bool:
-        if stat.S_ISDIR(st.st_mode) or st.st_nlink < 2:
-            return False
-        key = (st.st_dev, st.st_ino)
-        first = self._seen.get(key)
-        if first is None:
-            self._seen[key] = info.name
-            return False
-        info.type, info.linkname, info.size = tarfile.LNKTYPE, first, 0
-        return True
 
     def _emit(self, info: tarfile.TarInfo) -> None:
         self._buf += info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")

@@ -46,7 +46,7 @@ from dockyard.errors import SystemError_
 from dockyard.oci.digest import DigestWriter
 
 __all__ = ["LayerInfo", "LayerStream", "EMPTY_LAYER_DIFF_ID", "write_layer", "layer_stream", "is_empty_diff",
-           "lower_lookup", "excluded_mountpoints", "raw_xattr"]
+           "lower_lookup", "excluded_mountpoints", "raw_xattr", "Hardlinks"]
 
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
@@ -200,7 +200,7 @@ class _Walker:
     def __init__(self, excluder: _Excluder | None) -> None:
         self.excluder = excluder
         self.stack: list[_Dir] = []
-        self.seen: dict[tuple[int, int], str] = {}  # first archive name of each multiply-linked inode
+        self._as_hardlink = Hardlinks().link
 
     def run(self) -> Iterator[_Entry]:
         stack = self.stack
@@ -275,18 +275,25 @@ class _Walker:
         self._as_hardlink(info, st)
         return info
 
-    def _as_hardlink(self, info: tarfile.TarInfo, st: os.stat_result) -> bool:
+
+
+class Hardlinks:
+    """One archive's multiply-linked inodes: the second name of an inode becomes a hardlink entry."""
+
+    def __init__(self) -> None:
+        self._first: dict[tuple[int, int], str] = {}   # (dev, ino) → its first archive name
+
+    def link(self, info: tarfile.TarInfo, st: os.stat_result) -> bool:
         """Turn `info` into a hardlink if its inode was written before; True if it did."""
-        if st.st_nlink < 2:
+        if stat.S_ISDIR(st.st_mode) or st.st_nlink < 2:
             return False
         key = (st.st_dev, st.st_ino)
-        first = self.seen.get(key)
+        first = self._first.get(key)
         if first is None:
-            self.seen[key] = info.name
+            self._first[key] = info.name
             return False
         info.type, info.linkname, info.size = tarfile.LNKTYPE, first, 0
         return True
-
 
 def _sorted_names(fd: int) -> list[str]:
     """Names of a directory, sorted bytewise, reversed (popped from the end)."""
