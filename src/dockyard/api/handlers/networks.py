@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
-import time
 from typing import Any
 
 from dockyard import errors
@@ -13,17 +11,12 @@ from dockyard.engine.container_filters import label_match
 from dockyard.engine.endpoints import EndpointManager
 from dockyard.engine.network_store import Network
 from dockyard.engine.networks import NetworkService
-from dockyard.engine.timeutil import parse_since
+from dockyard.engine.timeutil import parse_since, rfc3339_to_epoch
 
 __all__ = ["NetworkHandlers", "network_json"]
 
 _LIST_FILTERS = {"driver", "id", "label", "name", "scope", "type", "dangling"}
 _PRUNE_FILTERS = {"until", "label", "label!"}
-
-
-def _created_ts(n: Network) -> float:
-    stamp = n.created.split(".")[0].rstrip("Z")
-    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
 
 
 def _ipam_config(n: Network) -> list[dict[str, Any]]:
@@ -127,7 +120,7 @@ class NetworkHandlers:
         until = [parse_since(v) for v in f.get("until", [])]
 
         def protected(n: Network) -> bool:
-            if until and _created_ts(n) >= min(until):
+            if until and rfc3339_to_epoch(n.created) >= min(until):
                 return True
             if f.get("label") and not all(label_match(n.labels, v) for v in f["label"]):
                 return True
