@@ -119,9 +119,10 @@ class MountManager:
         self.lowerdirs = lowerdirs            # image id → its overlay lowerdirs, top first
         self._emit = emit or (lambda *a, **k: None)
         self._mounted: dict[str, list[str]] = {}   # container id → volumes mounted for its run
+        self._rro = mnt.rro_supported()
 
     # ------------------------------------------------------------------ create
-    def _plan(self, c: Container) -> list[mnt.MountPoint]:
+    def _plan(self, c: Container, legacy_readonly: bool) -> list[mnt.MountPoint]:
         hc = c.host_config
         tmpfs = hc.get("Tmpfs") or {}
         if not isinstance(tmpfs, dict):
@@ -148,6 +149,9 @@ class MountManager:
                 raise errors.InvalidArgument(f"Duplicate mount point: {mp.destination}")
             if mp.type == "volume" and not mp.mode:
                 mp.mode = "z"
+            if mp.type == "bind" and not mp.rw and legacy_readonly:
+                # API < 1.44 clients knew only non-recursive read-only binds
+                mp.spec.setdefault("BindOptions", {})["ReadOnlyNonRecursive"] = True
             taken.add(mp.destination)
             points[mp.destination] = mp
         for spec in hc.get("Mounts") or []:
@@ -168,10 +172,10 @@ class MountManager:
                                                spec={"_image": True})
         return list(points.values())
 
-    def register(self, c: Container) -> list[str]:
+    def register(self, c: Container, legacy_readonly: bool = False) -> list[str]:
         """Resolve, create and fill the container's mounts (c.mount_points); → volumes it created.
-        Nothing is left behind if it fails."""
-        plan = self._plan(c)
+        Nothing is left behind if it fails. `legacy_readonly`: the client speaks API < 1.44."""
+        plan = self._plan(c, legacy_readonly)
         created: list[str] = []
         view = _LazyView(lambda: _image_view(self.lowerdirs(c.image_id), self.paths.tmp_dir))
         try:
@@ -241,7 +245,7 @@ class MountManager:
                 wanted = _propagation_check(source, mp.propagation)
                 if wanted and root_propagation != "shared":
                     root_propagation = wanted
-                out.append(mnt.oci_mount(source, mp.destination, mp.rw, mp.propagation))
+                out.append(mnt.oci_mount(source, mp, self._rro))
         except BaseException:
             self.release(c, quiet=True)
             raise

@@ -110,7 +110,7 @@ class ContainerService(Supervision):
         return self._locks.setdefault(cid, asyncio.Lock())
 
     # ------------------------------------------------------------------ create
-    def create(self, body: dict, name: str | None) -> Container:
+    def create(self, body: dict, name: str | None, *, legacy_readonly: bool = False) -> Container:
         image_ref = body.get("Image") if isinstance(body, dict) else None
         if not image_ref or not isinstance(image_ref, str):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
@@ -131,7 +131,7 @@ class ContainerService(Supervision):
         if self.networking is not None:
             self.networking.configure(container, body.get("NetworkingConfig"))
         self.store.check_name_free(name)   # before any volume is made for it
-        made = self.mounts.register(container)
+        made = self.mounts.register(container, legacy_readonly)
         self.paths.container(cid).mkdir(parents=True, exist_ok=True)
         try:
             self.store.insert(container)

@@ -26,6 +26,15 @@ from dockyard.engine.timeutil import parse_since
 __all__ = ["ContainerHandlers"]
 
 
+def _refuse_forced_rro(body: dict) -> None:
+    """moby refuses, rather than ignores, a field older API versions did not have."""
+    hc = body.get("HostConfig")
+    for m in (hc.get("Mounts") if isinstance(hc, dict) else None) or []:
+        if isinstance(m, dict) and m.get("Type") == "bind" and ((m.get("BindOptions") or {})
+                                                                .get("ReadOnlyForceRecursive")):
+            raise errors.InvalidArgument("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer")
+
+
 class ContainerHandlers:
     def __init__(self, containers: ContainerService, images) -> None:
         self.containers = containers
@@ -46,7 +55,10 @@ class ContainerHandlers:
         body = await req.json(required=True)
         if not isinstance(body, dict):
             raise errors.InvalidArgument("invalid JSON: the body must be an object")
-        c = self.containers.create(body, req.arg("name") or None)
+        legacy = not req.api_version_at_least("1.44")
+        if legacy:
+            _refuse_forced_rro(body)
+        c = self.containers.create(body, req.arg("name") or None, legacy_readonly=legacy)
         return JSONResponse({"Id": c.id, "Warnings": []}, 201)
 
     async def list(self, req: Request) -> Response:
