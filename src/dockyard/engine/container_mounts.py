@@ -227,10 +227,12 @@ class MountManager:
                 self.volumes.remove(name, force=True)
 
     # ------------------------------------------------------------------ start / exit
-    def setup(self, c: Container) -> tuple[list[dict[str, Any]], str]:
-        """(config.json mounts, the root propagation they need); volumes mounted, events sent."""
+    def setup(self, c: Container, *, view: bool = False) -> tuple[list[dict[str, Any]], str]:
+        """(config.json mounts, the root propagation they need); volumes mounted, events sent.
+        `view`: for a look into a stopped container (cp): its volumes and binds only, with no
+        propagation, as moby's openContainerFS binds them; its tmpfs mounts hold nothing then."""
         tmpfs = c.host_config.get("Tmpfs") or {}
-        out = [mnt.oci_tmpfs(dest, str(data or "")) for dest, data in tmpfs.items()]
+        out = [] if view else [mnt.oci_tmpfs(dest, str(data or "")) for dest, data in tmpfs.items()]
         root_propagation = ""
         try:
             for rec in c.mount_points:
@@ -238,13 +240,17 @@ class MountManager:
                 if mp.destination in tmpfs:
                     continue
                 if mp.type == "tmpfs":
-                    out.append(mnt.oci_tmpfs(mp.destination, mnt.tmpfs_data(mp.spec.get("TmpfsOptions"),
-                                                                             not mp.rw)))
+                    if not view:
+                        out.append(mnt.oci_tmpfs(mp.destination, mnt.tmpfs_data(mp.spec.get("TmpfsOptions"),
+                                                                                 not mp.rw)))
                     continue
                 source = self._volume_source(c, mp) if mp.type == "volume" else self._bind_source(mp)
-                wanted = _propagation_check(source, mp.propagation)
-                if wanted and root_propagation != "shared":
-                    root_propagation = wanted
+                if view:
+                    mp.propagation = ""
+                else:
+                    wanted = _propagation_check(source, mp.propagation)
+                    if wanted and root_propagation != "shared":
+                        root_propagation = wanted
                 out.append(mnt.oci_mount(source, mp, self._rro))
         except BaseException:
             self.release(c, quiet=True)

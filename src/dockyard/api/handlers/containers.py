@@ -21,6 +21,7 @@ from dockyard.engine.bundle import dir_size
 from dockyard.engine.container_filters import CONTAINER_FILTERS, select
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.logs import LogOptions, log_stream
+from dockyard.engine.state import Status
 from dockyard.engine.timeutil import parse_since
 
 __all__ = ["ContainerHandlers"]
@@ -129,7 +130,12 @@ class ContainerHandlers:
         return StreamResponse(chunks())
 
     async def attach(self, req: Request) -> Response:
-        c = self.containers.get(req.params["id"])
+        ref = req.params["id"]
+        c = self.containers.get(ref)
+        if c.state.status is Status.PAUSED:
+            raise errors.Conflict(f"container {ref} is paused, unpause the container before attach")
+        if c.state.status is Status.RESTARTING:
+            raise errors.Conflict(f"container {ref} is restarting, wait until the container is running")
         if not c.state.status.can_attach() and not req.flag("logs"):
             raise errors.InvalidState("You cannot attach to a stopped container, start it first")
         tty = bool(c.config.get("Tty"))
