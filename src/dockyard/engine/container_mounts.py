@@ -172,19 +172,19 @@ class MountManager:
                                                spec={"_image": True})
         return list(points.values())
 
-    def register(self, c: Container, legacy_readonly: bool = False) -> list[str]:
-        """Resolve, create and fill the container's mounts (c.mount_points); → volumes it created.
-        Nothing is left behind if it fails. `legacy_readonly`: the client speaks API < 1.44."""
+    def register(self, c: Container, legacy_readonly: bool = False) -> tuple[list[str], Callable[[], None]]:
+        """Resolve the container's mounts (c.mount_points) and create the volumes they name;
+        → (volumes it created, `fill`). `fill()` (slow: run it off the event loop) looks into the
+        image: it refuses a VOLUME over a file and copies the image's files into empty volumes.
+        `undo(created)` takes the volumes back if anything after fails.
+        `legacy_readonly`: the client speaks API < 1.44."""
         plan = self._plan(c, legacy_readonly)
         created: list[str] = []
-        view = _LazyView(lambda: _image_view(self.lowerdirs(c.image_id), self.paths.tmp_dir))
+        copies: list[tuple[str, str]] = []   # (destination, volume dir) to fill from the image if empty
         try:
             for mp in plan:
                 if mp.type != "volume":
                     continue
-                image_volume = mp.spec.pop("_image", False)
-                if image_volume:
-                    self._refuse_file(view, mp.destination)
                 if not mp.name or self.volumes.store.find(mp.name) is None:
                     vopts = mp.spec.get("VolumeOptions") or {}
                     v = self.volumes.create(mp.name, mp.driver, (vopts.get("DriverConfig") or {}).get("Options"),
@@ -192,15 +192,27 @@ class MountManager:
                     created.append(v.name)
                 v = self.volumes.get(mp.name or created[-1])
                 mp.name, mp.driver, mp.source = v.name, v.driver, self.volumes.mountpoint(v)
-                if mp.copy_data and not v.options and is_empty(mp.source):
-                    self._copy_up(view, mp)
+                if mp.copy_data and not v.options:
+                    copies.append((mp.destination, mp.source))
         except BaseException:
             self.undo(created)
             raise
-        finally:
-            view.close()
+        image_volumes = [mp.destination for mp in plan if mp.spec.pop("_image", False)]
         c.mount_points = [mp.record() for mp in plan]
-        return created
+        image_id = c.image_id
+
+        def fill() -> None:
+            view = _LazyView(lambda: _image_view(self.lowerdirs(image_id), self.paths.tmp_dir))
+            try:
+                for dest in image_volumes:
+                    self._refuse_file(view, dest)
+                for dest, source in copies:
+                    if is_empty(source):
+                        self._copy_up(view, dest, source)
+            finally:
+                view.close()
+
+        return created, fill
 
     @staticmethod
     def _refuse_file(view: _LazyView, dest: str) -> None:
@@ -211,12 +223,13 @@ class MountManager:
         if os.path.lexists(path) and not os.path.isdir(path):
             raise errors.InvalidArgument(f"cannot mount volume over existing file, file exists {path}")
 
-    def _copy_up(self, view: _LazyView, mp: mnt.MountPoint) -> None:
+    @staticmethod
+    def _copy_up(view: _LazyView, dest: str, volume_dir: str) -> None:
         root = view.root()
         if root is None:
             return
         try:
-            copy_up(resolve_in_root(root, mp.destination), mp.source)
+            copy_up(resolve_in_root(root, dest), volume_dir)
         except OSError as e:
             raise errors.SystemError_(f"failed to populate volume: {e}") from None
 

@@ -59,7 +59,7 @@ class ContainerHandlers:
         legacy = not req.api_version_at_least("1.44")
         if legacy:
             _refuse_forced_rro(body)
-        c = self.containers.create(body, req.arg("name") or None, legacy_readonly=legacy)
+        c = await self.containers.create(body, req.arg("name") or None, legacy_readonly=legacy)
         return JSONResponse({"Id": c.id, "Warnings": []}, 201)
 
     async def list(self, req: Request) -> Response:
