@@ -194,6 +194,42 @@ def test_archive_mode_and_owners(daemon, cli, tmp_path):
 
 
 @pytest.mark.parametrize("cli", CLIS)
+def test_stopped_container_shows_its_volumes_and_binds(daemon, cli, tmp_path):
+    """cp sees a stopped container as it runs: volumes, binds and /etc files in place, read-only
+    ones refused; nothing stays mounted after, and the container still starts."""
+    run = getattr(daemon, cli)
+    name, vol = f"cp-vols-{cli}", f"cp-vol-{cli}"
+    host = tmp_path / "bind"
+    host.mkdir()
+    (host / "h").write_text("from the host\n")
+    daemon.docker("run", "--name", name, "--hostname", "cpvols", "-v", f"{vol}:/v", "-v", f"{host}:/b:ro",
+                  "--tmpfs", "/t", "busybox", "sh", "-c", "echo in volume > /v/f; echo lost > /t/x")
+    try:
+        run("cp", f"{name}:/v/f", str(tmp_path / "vf"))
+        assert (tmp_path / "vf").read_text() == "in volume\n"
+        run("cp", f"{name}:/b/h", str(tmp_path / "bh"))
+        assert (tmp_path / "bh").read_text() == "from the host\n"
+        run("cp", f"{name}:/etc/hostname", str(tmp_path / "hn"))
+        assert (tmp_path / "hn").read_text() == "cpvols\n"
+        p = run("cp", f"{name}:/t/x", str(tmp_path / "tx"), check=False)   # a tmpfs holds nothing when stopped
+        assert p.returncode == 1 and "Could not find the file /t/x" in p.stderr_text
+        (tmp_path / "up").write_text("copied up\n")
+        run("cp", str(tmp_path / "up"), f"{name}:/v/up")
+        assert (daemon.dir / "root" / "volumes" / vol / "_data" / "up").read_text() == "copied up\n"
+        p = run("cp", str(tmp_path / "up"), f"{name}:/b/", check=False)
+        assert p.returncode == 1
+        assert p.stderr_text.strip() == "Error response from daemon: mounted volume is marked read-only"
+        assert not (host / "up").exists()
+        assert not [line for line in open("/proc/self/mountinfo") if f"{daemon.dir}/exec/v/" in line]
+        assert daemon.docker("start", "-a", name).returncode == 0
+        out = daemon.docker("run", "--rm", "-v", f"{vol}:/v", "busybox", "cat", "/v/up").stdout_text
+        assert out == "copied up\n"
+    finally:
+        daemon.docker("rm", "-f", name, check=False)
+        daemon.docker("volume", "rm", vol, check=False)
+
+
+@pytest.mark.parametrize("cli", CLIS)
 def test_read_only_rootfs(daemon, cli, tmp_path):
     run = getattr(daemon, cli)
     name = f"cp-ro-{cli}"

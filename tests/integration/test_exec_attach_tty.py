@@ -345,6 +345,29 @@ def test_attach_logs_of_an_exited_container(daemon):
         daemon.docker("rm", "-f", cid)
 
 
+def test_start_attached_again_after_exit(cli, daemon):
+    """`start -a` attaches before it starts: an exited container's attach waits for that start."""
+    name = f"again-{cli.__name__}"
+    cli("run", "--name", name, "busybox", "sh", "-c", "echo run; echo err >&2; exit 3", check=False)
+    try:
+        p = cli("start", "-a", name, check=False)
+        assert (p.returncode, p.stdout_text, p.stderr_text) == (3, "run\n", "err\n")
+    finally:
+        daemon.docker("rm", "-f", name, check=False)
+
+
+def test_attach_to_paused_is_a_conflict(daemon, box):
+    daemon.docker("pause", box)
+    try:
+        status, _, rest, s = request(daemon, "POST", "/containers/exec-box/attach?stream=1&stdout=1",
+                                     upgrade=True)
+        s.close()
+        assert status == 409
+        assert b"container exec-box is paused, unpause the container before attach" in rest
+    finally:
+        daemon.docker("unpause", box)
+
+
 def test_attach_stdin_eof_with_a_tty_ends_the_session_only(daemon):
     """moby never closes a TTY's input at the client's EOF: the session ends, the container runs on."""
     status, doc = call(daemon, "POST", "/containers/create",

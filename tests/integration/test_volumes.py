@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 
 import pytest
@@ -66,6 +67,53 @@ def test_bind_mounts_rw_and_ro(daemon, cli, tmp_path):
     # a missing -v source is made; a missing --mount source is an error
     cli("run", "--rm", "-v", f"{tmp_path}/made/here:/m", "busybox", "true")
     assert (tmp_path / "made" / "here").is_dir()
+
+
+@pytest.fixture
+def nested_host_mount(tmp_path):
+    """A host dir with a tmpfs mounted inside it: a bind of the dir carries the tmpfs along."""
+    outer = tmp_path / "outer"
+    inner = outer / "inner"
+    inner.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(inner)], check=True)
+    try:
+        yield outer
+    finally:
+        subprocess.run(["umount", "-l", str(inner)], check=False)
+
+
+def test_read_only_binds_are_recursive(daemon, cli, nested_host_mount):
+    outer = nested_host_mount
+    write = "touch /m/top; echo $?; touch /m/inner/sub; echo $?"
+    out = cli("run", "--rm", "-v", f"{outer}:/m:ro", "busybox", "sh", "-c", write + " 2>/dev/null").stdout_text
+    assert out.split() == ["1", "1"], "the submount must be read-only too (Docker 25+: rro)"
+    out = cli("run", "--rm", "--mount", f"type=bind,src={outer},dst=/m,readonly,bind-recursive=writable",
+              "busybox", "sh", "-c", write + " 2>/dev/null").stdout_text
+    assert out.split() == ["1", "0"] and (outer / "inner" / "sub").exists()
+    out = cli("run", "--rm", "--mount", f"type=bind,src={outer},dst=/m,readonly,bind-recursive=disabled",
+              "busybox", "sh", "-c", "ls /m/inner | wc -l; touch /m/x 2>/dev/null; echo $?").stdout_text
+    assert out.split() == ["0", "1"], "non-recursive: the tmpfs is not carried into the container"
+    cli("run", "--rm", "--mount", f"type=bind,src={outer},dst=/m,readonly,bind-recursive=readonly,"
+        "bind-propagation=rprivate", "busybox", "sh", "-c", "! touch /m/inner/y 2>/dev/null")
+    assert not (outer / "top").exists() and not (outer / "inner" / "y").exists()
+
+
+def test_read_only_bind_is_not_recursive_for_old_api_clients(daemon, nested_host_mount):
+    import docker
+
+    client = docker.DockerClient(base_url=f"unix://{daemon.socket}", version="1.43")
+    try:
+        out = client.containers.run("busybox", ["sh", "-c", "touch /m/inner/old && echo ok"], remove=True,
+                                    volumes={str(nested_host_mount): {"bind": "/m", "mode": "ro"}})
+        assert out == b"ok\n" and (nested_host_mount / "inner" / "old").exists()
+        body = {"Image": "busybox", "HostConfig": {"Mounts": [{
+            "Type": "bind", "Source": str(nested_host_mount), "Target": "/m", "ReadOnly": True,
+            "BindOptions": {"ReadOnlyForceRecursive": True}}]}}
+        r = client.api._post_json(client.api._url("/containers/create"), data=body)
+        assert r.status_code == 400
+        assert r.json()["message"] == "BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer"
+    finally:
+        client.close()
 
 
 def test_copy_up_of_image_content(daemon, cli):

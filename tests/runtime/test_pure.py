@@ -16,7 +16,7 @@ from dockyard.runtime.capabilities import cap_number, caps_mask
 from dockyard.runtime.lifecycle import Status, parse_signal
 from dockyard.runtime.lookpath import ExecLookupError, look_path
 from dockyard.runtime.namespaces import plan_namespaces
-from dockyard.runtime.rootfs import parse_mount_options, secure_join
+from dockyard.runtime.rootfs import parse_mount_options, recursive_attrs, secure_join
 from dockyard.runtime.sync import describe, go_strerror
 from dockyard.shim.jsonlog import LineSplitter, encode_entry
 from dockyard.shim.protocol import (
@@ -121,6 +121,15 @@ def test_parse_mount_options() -> None:
     assert flags == sc.MS_NOSUID | sc.MS_NOEXEC and prop == 0 and data == "mode=755,size=65536k"
     flags, prop, _ = parse_mount_options(["rbind", "rprivate", "ro"])
     assert flags == sc.MS_BIND | sc.MS_REC | sc.MS_RDONLY and prop == sc.MS_PRIVATE | sc.MS_REC
+    flags, _, data = parse_mount_options(["rbind", "rro", "rnosuid"])
+    assert flags == sc.MS_BIND | sc.MS_REC and data == ""
+
+
+def test_recursive_attrs() -> None:
+    assert recursive_attrs(["rbind", "ro"]) == (0, 0)
+    assert recursive_attrs(["rro", "rnosuid"]) == (sc.MOUNT_ATTR_RDONLY | sc.MOUNT_ATTR_NOSUID, 0)
+    assert recursive_attrs(["rro", "rrw"]) == (0, sc.MOUNT_ATTR_RDONLY)   # the later one wins
+    assert recursive_attrs(["rnoatime"]) == (sc.MOUNT_ATTR_NOATIME, sc.MOUNT_ATTR_ATIME)
 
 
 def test_look_path_messages(tmp_path: Path) -> None:

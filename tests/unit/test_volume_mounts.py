@@ -100,9 +100,35 @@ def test_tmpfs_options_merge_as_moby():
 
 
 def test_oci_bind():
-    assert m.oci_mount("/s", "/d", False, "rslave") == {"destination": "/d", "type": "bind", "source": "/s",
-                                                        "options": ["rbind", "ro", "rslave"]}
-    assert m.oci_mount("/s", "/d", True, "")["options"] == ["rbind"]
+    ro = m.parse_bind("/s:/d:ro,rslave")
+    assert m.oci_mount("/s", ro) == {"destination": "/d", "type": "bind", "source": "/s",
+                                     "options": ["rbind", "rro", "rslave"]}
+    assert m.oci_mount("/s", ro, rro_ok=False)["options"] == ["rbind", "ro", "rslave"]
+    assert m.oci_mount("/s", m.parse_bind("/s:/d"))["options"] == ["rbind", "rprivate"]
+
+
+def test_oci_bind_recursion_options():
+    def mount(**bind):
+        return m.parse_mount({"Type": "bind", "Source": "/", "Target": "/d", "ReadOnly": True, "BindOptions": bind})
+    assert m.oci_mount("/", mount(NonRecursive=True))["options"] == ["bind", "rro", "rprivate"]
+    assert m.oci_mount("/", mount(ReadOnlyNonRecursive=True))["options"] == ["rbind", "ro", "rprivate"]
+    forced = mount(ReadOnlyForceRecursive=True)
+    assert m.oci_mount("/", forced)["options"] == ["rbind", "rro", "rprivate"]
+    with pytest.raises(InvalidArgument, match="rro is not supported"):
+        m.oci_mount("/", forced, rro_ok=False)
+    volume = m.parse_bind("v:/d:ro")
+    assert m.oci_mount("/x", volume)["options"] == ["rbind", "rro"]
+
+
+@pytest.mark.parametrize("ro, bind, message", [
+    (False, {"ReadOnlyNonRecursive": True}, "!ReadOnly && BindOptions.ReadOnlyNonRecursive"),
+    (False, {"ReadOnlyForceRecursive": True}, "!ReadOnly && BindOptions.ReadOnlyForceRecursive"),
+    (True, {"ReadOnlyNonRecursive": True, "ReadOnlyForceRecursive": True},
+     "ReadOnlyNonRecursive && BindOptions.ReadOnlyForceRecursive"),
+])
+def test_readonly_option_conflicts(ro, bind, message):
+    with pytest.raises(InvalidArgument, match="mount options conflict: " + message.replace("|", r"\|")):
+        m.parse_mount({"Type": "bind", "Source": "/", "Target": "/d", "ReadOnly": ro, "BindOptions": bind})
 
 
 def test_records_round_trip():

@@ -104,3 +104,17 @@ def test_restore_adopts_a_data_dir_without_a_record(env):
     svc.restore()
     assert svc.get("found").driver == "local"
     assert not (tmp_path / "volumes" / ".removing-gone").exists()
+
+
+def test_a_volume_reserved_by_a_create_in_progress_is_in_use(env):
+    svc, containers, _, _ = env
+    anon = svc.create().name
+    with svc.reserved([anon], "3" * 64):
+        assert svc.users(anon) == ["3" * 64]
+        assert svc.prune({})[0] == []
+        with pytest.raises(errors.Conflict, match="volume is in use"):
+            svc.remove(anon)
+        _user(containers, "3" * 64, anon)        # recorded while still reserved: listed once
+        assert svc.users(anon) == ["3" * 64]
+    containers.delete("3" * 64)
+    assert svc.users(anon) == [] and svc.prune({})[0] == [anon]

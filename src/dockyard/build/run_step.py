@@ -49,7 +49,7 @@ async def run_container(containers: ContainerService, req: RunRequest,
                         output: Callable[[bytes], None], started: Callable[[str], None]) -> tuple[str, int]:
     """Create, attach, start, relay output until exit. Returns (container id, exit code).
     The container is left for the caller to commit and remove."""
-    c = containers.create(req.create_body(), None)
+    c = await containers.create(req.create_body(), None)
     started(c.id)
     loop = asyncio.get_running_loop()
     attached: asyncio.Future[None] = loop.create_future()

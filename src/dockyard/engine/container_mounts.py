@@ -119,9 +119,10 @@ class MountManager:
         self.lowerdirs = lowerdirs            # image id → its overlay lowerdirs, top first
         self._emit = emit or (lambda *a, **k: None)
         self._mounted: dict[str, list[str]] = {}   # container id → volumes mounted for its run
+        self._rro = mnt.rro_supported()
 
     # ------------------------------------------------------------------ create
-    def _plan(self, c: Container) -> list[mnt.MountPoint]:
+    def _plan(self, c: Container, legacy_readonly: bool) -> list[mnt.MountPoint]:
         hc = c.host_config
         tmpfs = hc.get("Tmpfs") or {}
         if not isinstance(tmpfs, dict):
@@ -148,6 +149,9 @@ class MountManager:
                 raise errors.InvalidArgument(f"Duplicate mount point: {mp.destination}")
             if mp.type == "volume" and not mp.mode:
                 mp.mode = "z"
+            if mp.type == "bind" and not mp.rw and legacy_readonly:
+                # API < 1.44 clients knew only non-recursive read-only binds
+                mp.spec.setdefault("BindOptions", {})["ReadOnlyNonRecursive"] = True
             taken.add(mp.destination)
             points[mp.destination] = mp
         for spec in hc.get("Mounts") or []:
@@ -168,19 +172,19 @@ class MountManager:
                                                spec={"_image": True})
         return list(points.values())
 
-    def register(self, c: Container) -> list[str]:
-        """Resolve, create and fill the container's mounts (c.mount_points); → volumes it created.
-        Nothing is left behind if it fails."""
-        plan = self._plan(c)
+    def register(self, c: Container, legacy_readonly: bool = False) -> tuple[list[str], Callable[[], None]]:
+        """Resolve the container's mounts (c.mount_points) and create the volumes they name;
+        → (volumes it created, `fill`). `fill()` (slow: run it off the event loop) looks into the
+        image: it refuses a VOLUME over a file and copies the image's files into empty volumes.
+        `undo(created)` takes the volumes back if anything after fails.
+        `legacy_readonly`: the client speaks API < 1.44."""
+        plan = self._plan(c, legacy_readonly)
         created: list[str] = []
-        view = _LazyView(lambda: _image_view(self.lowerdirs(c.image_id), self.paths.tmp_dir))
+        copies: list[tuple[str, str]] = []   # (destination, volume dir) to fill from the image if empty
         try:
             for mp in plan:
                 if mp.type != "volume":
                     continue
-                image_volume = mp.spec.pop("_image", False)
-                if image_volume:
-                    self._refuse_file(view, mp.destination)
                 if not mp.name or self.volumes.store.find(mp.name) is None:
                     vopts = mp.spec.get("VolumeOptions") or {}
                     v = self.volumes.create(mp.name, mp.driver, (vopts.get("DriverConfig") or {}).get("Options"),
@@ -188,15 +192,27 @@ class MountManager:
                     created.append(v.name)
                 v = self.volumes.get(mp.name or created[-1])
                 mp.name, mp.driver, mp.source = v.name, v.driver, self.volumes.mountpoint(v)
-                if mp.copy_data and not v.options and is_empty(mp.source):
-                    self._copy_up(view, mp)
+                if mp.copy_data and not v.options:
+                    copies.append((mp.destination, mp.source))
         except BaseException:
             self.undo(created)
             raise
-        finally:
-            view.close()
+        image_volumes = [mp.destination for mp in plan if mp.spec.pop("_image", False)]
         c.mount_points = [mp.record() for mp in plan]
-        return created
+        image_id = c.image_id
+
+        def fill() -> None:
+            view = _LazyView(lambda: _image_view(self.lowerdirs(image_id), self.paths.tmp_dir))
+            try:
+                for dest in image_volumes:
+                    self._refuse_file(view, dest)
+                for dest, source in copies:
+                    if is_empty(source):
+                        self._copy_up(view, dest, source)
+            finally:
+                view.close()
+
+        return created, fill
 
     @staticmethod
     def _refuse_file(view: _LazyView, dest: str) -> None:
@@ -207,12 +223,13 @@ class MountManager:
         if os.path.lexists(path) and not os.path.isdir(path):
             raise errors.InvalidArgument(f"cannot mount volume over existing file, file exists {path}")
 
-    def _copy_up(self, view: _LazyView, mp: mnt.MountPoint) -> None:
+    @staticmethod
+    def _copy_up(view: _LazyView, dest: str, volume_dir: str) -> None:
         root = view.root()
         if root is None:
             return
         try:
-            copy_up(resolve_in_root(root, mp.destination), mp.source)
+            copy_up(resolve_in_root(root, dest), volume_dir)
         except OSError as e:
             raise errors.SystemError_(f"failed to populate volume: {e}") from None
 
@@ -223,10 +240,12 @@ class MountManager:
                 self.volumes.remove(name, force=True)
 
     # ------------------------------------------------------------------ start / exit
-    def setup(self, c: Container) -> tuple[list[dict[str, Any]], str]:
-        """(config.json mounts, the root propagation they need); volumes mounted, events sent."""
+    def setup(self, c: Container, *, view: bool = False) -> tuple[list[dict[str, Any]], str]:
+        """(config.json mounts, the root propagation they need); volumes mounted, events sent.
+        `view`: for a look into a stopped container (cp): its volumes and binds only, with no
+        propagation, as moby's openContainerFS binds them; its tmpfs mounts hold nothing then."""
         tmpfs = c.host_config.get("Tmpfs") or {}
-        out = [mnt.oci_tmpfs(dest, str(data or "")) for dest, data in tmpfs.items()]
+        out = [] if view else [mnt.oci_tmpfs(dest, str(data or "")) for dest, data in tmpfs.items()]
         root_propagation = ""
         try:
             for rec in c.mount_points:
@@ -234,14 +253,18 @@ class MountManager:
                 if mp.destination in tmpfs:
                     continue
                 if mp.type == "tmpfs":
-                    out.append(mnt.oci_tmpfs(mp.destination, mnt.tmpfs_data(mp.spec.get("TmpfsOptions"),
-                                                                             not mp.rw)))
+                    if not view:
+                        out.append(mnt.oci_tmpfs(mp.destination, mnt.tmpfs_data(mp.spec.get("TmpfsOptions"),
+                                                                                 not mp.rw)))
                     continue
                 source = self._volume_source(c, mp) if mp.type == "volume" else self._bind_source(mp)
-                wanted = _propagation_check(source, mp.propagation)
-                if wanted and root_propagation != "shared":
-                    root_propagation = wanted
-                out.append(mnt.oci_mount(source, mp.destination, mp.rw, mp.propagation))
+                if view:
+                    mp.propagation = ""
+                else:
+                    wanted = _propagation_check(source, mp.propagation)
+                    if wanted and root_propagation != "shared":
+                        root_propagation = wanted
+                out.append(mnt.oci_mount(source, mp, self._rro))
         except BaseException:
             self.release(c, quiet=True)
             raise

@@ -8,8 +8,9 @@ Two kinds of view, as moby takes them:
 * `own=False` (export): the container's overlay, merged: the bundle's rootfs mount while
   it runs, without what is mounted inside the container.
 
-A stopped container's overlay is mounted for the view under `EXEC_ROOT/v/` and unmounted
-when the view closes. Meanwhile the view holds the container's lock, so the container
+A stopped container's overlay is mounted for the view under `EXEC_ROOT/v/`, with its
+volumes, binds and /etc files bound in (not its tmpfs mounts, which hold nothing while it is
+stopped) for `own=True`, all unmounted when the view closes. Meanwhile the view holds the container's lock, so the container
 cannot start on the same upper dir (or be removed) until the view is closed, as moby
 holds the container's lock until an archive has been read to the end. A running
 container's view holds no lock: the root fd keeps its filesystem reachable even if it exits.
@@ -24,13 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from dockyard import errors
 from dockyard.engine.state import Status
 from dockyard.fdtar import is_pseudo_fs
+from dockyard.oci.runtime_spec import Mount
+from dockyard.runtime import syscalls as sc
+from dockyard.runtime.rootfs import mount_all
 from dockyard.securejoin import open_in_root
 from dockyard.store import snapshots
 
@@ -43,11 +49,12 @@ class ContainerFS:
     """An open root fd of a container's filesystem; `close()` (async) releases it."""
 
     def __init__(self, container: Any, root_fd: int, *, mountpoint: str = "",
-                 lock: asyncio.Lock | None = None) -> None:
+                 lock: asyncio.Lock | None = None, release: Callable[[], None] | None = None) -> None:
         self.container = container
         self.root_fd = root_fd
         self._mountpoint = mountpoint
         self._lock = lock
+        self._release = release      # the volumes mounted for the view
         self._closed = False
 
     @property
@@ -62,6 +69,8 @@ class ContainerFS:
         try:
             if self._mountpoint:
                 await asyncio.get_running_loop().run_in_executor(None, _unmount_view, self._mountpoint)
+            if self._release is not None:
+                self._release()
         finally:
             if self._lock is not None and self._lock.locked():
                 self._lock.release()
@@ -92,8 +101,19 @@ async def open_view(containers: Any, ref: str, *, own: bool = True) -> Container
             lock.release()
             return ContainerFS(c, fd)
         lowerdirs = containers.images.rootfs_lowerdirs(c.image_id)
-        fd, mountpoint = await loop.run_in_executor(None, _mount_view, containers.paths, c.id, lowerdirs)
-        return ContainerFS(c, fd, mountpoint=mountpoint, lock=lock)
+        binds: list[dict[str, Any]] = []
+        release = None
+        if own:
+            binds = containers.mounts.setup(c, view=True)[0] + _etc_binds(containers.paths, c, binds)
+            release = functools.partial(containers.mounts.release, c)
+        try:
+            fd, mountpoint = await loop.run_in_executor(None, _mount_view, containers.paths, c.id, lowerdirs,
+                                                        binds)
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+        return ContainerFS(c, fd, mountpoint=mountpoint, lock=lock, release=release)
     except BaseException:
         if lock.locked():
             lock.release()
@@ -123,7 +143,18 @@ def _running_root(paths: Any, c: Any, own: bool) -> int:
     return fd
 
 
-def _mount_view(paths: Any, cid: str, lowerdirs: list[str]) -> tuple[int, str]:
+def _etc_binds(paths: Any, c: Any, taken: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The /etc/hostname, hosts and resolv.conf its last run had, unless a mount covers them."""
+    covered = {m["destination"] for m in taken}
+    out = []
+    for name in ("hostname", "hosts", "resolv.conf"):
+        source, dest = paths.container(c.id) / name, f"/etc/{name}"
+        if dest not in covered and source.is_file():
+            out.append({"destination": dest, "type": "bind", "source": str(source), "options": ["rbind"]})
+    return out
+
+
+def _mount_view(paths: Any, cid: str, lowerdirs: list[str], binds: list[dict[str, Any]]) -> tuple[int, str]:
     rw = paths.container(cid) / "rw"
     (rw / "upper").mkdir(parents=True, exist_ok=True)
     (rw / "work").mkdir(parents=True, exist_ok=True)
@@ -138,6 +169,12 @@ def _mount_view(paths: Any, cid: str, lowerdirs: list[str]) -> tuple[int, str]:
             target.rmdir()
         raise
     try:
+        if binds:
+            # private first: what is bound below must not propagate to the host's peers, and the
+            # view's lazy unmount must not take the originals along
+            sc.mount(None, str(target), None, sc.MS_PRIVATE, None)
+            ordered = sorted(binds, key=lambda m: len([p for p in m["destination"].split("/") if p]))
+            mount_all([Mount.from_dict(m) for m in ordered], str(target), "", cgroupns=False)
         fd = os.open(target, _DIR_FLAGS)
     except BaseException:
         _unmount_view(str(target))

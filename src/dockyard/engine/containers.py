@@ -110,7 +110,7 @@ class ContainerService(Supervision):
         return self._locks.setdefault(cid, asyncio.Lock())
 
     # ------------------------------------------------------------------ create
-    def create(self, body: dict, name: str | None) -> Container:
+    async def create(self, body: dict, name: str | None, *, legacy_readonly: bool = False) -> Container:
         image_ref = body.get("Image") if isinstance(body, dict) else None
         if not image_ref or not isinstance(image_ref, str):
             raise errors.InvalidArgument("Config cannot be empty in order to create a container")
@@ -131,10 +131,15 @@ class ContainerService(Supervision):
         if self.networking is not None:
             self.networking.configure(container, body.get("NetworkingConfig"))
         self.store.check_name_free(name)   # before any volume is made for it
-        made = self.mounts.register(container)
-        self.paths.container(cid).mkdir(parents=True, exist_ok=True)
+        made, fill = self.mounts.register(container, legacy_readonly)
         try:
-            self.store.insert(container)
+            volumes = [mp["name"] for mp in container.mount_points if mp.get("type") == "volume"]
+            with self.mounts.volumes.reserved(volumes, cid):
+                # copying the image's files into new volumes can take a while: off the loop
+                await asyncio.get_running_loop().run_in_executor(None, fill)
+                self.images.resolve(image.id)   # not removed meanwhile
+                self.paths.container(cid).mkdir(parents=True, exist_ok=True)
+                self.store.insert(container)
         except BaseException:
             shutil.rmtree(self.paths.container(cid), ignore_errors=True)
             self.mounts.undo(made)

@@ -30,7 +30,8 @@ class Status(enum.StrEnum):
         return self in (Status.RUNNING, Status.PAUSED, Status.RESTARTING)
 
     def can_attach(self) -> bool:
-        return self in (Status.CREATED, Status.RUNNING, Status.PAUSED, Status.RESTARTING)
+        """An attach to a container not running yet (or any more) waits for its next start, as in moby."""
+        return self in (Status.CREATED, Status.RUNNING, Status.EXITED)
 
     def can_remove_without_force(self) -> bool:
         return self in (Status.CREATED, Status.EXITED, Status.DEAD)

@@ -8,11 +8,12 @@ wording: "get x: no such volume", "remove x: volume is in use - [ids]".
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from dockyard import errors
@@ -77,6 +78,7 @@ class VolumeService:
         self.driver = driver
         self.containers = containers
         self._emit = emit or (lambda *a, **k: None)
+        self._reserved: dict[str, set[str]] = {}   # volume → ids of containers being created with it
 
     # ------------------------------------------------------------------ start
     def restore(self) -> None:
@@ -96,9 +98,25 @@ class VolumeService:
         return str(self.driver.data_path(v.name))
 
     def users(self, name: str) -> list[str]:
-        """Ids of the containers (any state) whose mounts name this volume."""
-        return [c.id for c in self.containers.all()
-                if any(mp.get("type") == "volume" and mp.get("name") == name for mp in c.mount_points)]
+        """Ids of the containers (any state) whose mounts name this volume, and of those being
+        created with it (a create fills its volumes before the container is recorded)."""
+        recorded = [c.id for c in self.containers.all()
+                    if any(mp.get("type") == "volume" and mp.get("name") == name for mp in c.mount_points)]
+        return recorded + sorted(self._reserved.get(name, set()) - set(recorded))
+
+    @contextlib.contextmanager
+    def reserved(self, names: list[str], cid: str) -> Iterator[None]:
+        """These volumes count as used by container `cid` meanwhile."""
+        for name in names:
+            self._reserved.setdefault(name, set()).add(cid)
+        try:
+            yield
+        finally:
+            for name in names:
+                users = self._reserved.get(name, set())
+                users.discard(cid)
+                if not users:
+                    self._reserved.pop(name, None)
 
     def list(self, f: dict[str, list[str]]) -> list[Volume]:
         dangling = _bool_filter(f, "dangling")

@@ -18,7 +18,7 @@ from dockyard.runtime import syscalls as sc
 from dockyard.securejoin import resolve_in_root
 
 __all__ = [
-    "secure_join", "parse_mount_options", "make_private", "bind_rootfs", "mount_all",
+    "secure_join", "parse_mount_options", "recursive_attrs", "make_private", "bind_rootfs", "mount_all",
     "create_devices", "setup_dev_symlinks", "pivot_root", "mask_paths", "readonly_paths",
     "remount_root_readonly", "mount_console",
 ]
@@ -42,6 +42,19 @@ _PROPAGATION = {
     "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
     "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
+# runc's recursive options ("rro" ...): mount_setattr(AT_RECURSIVE) attributes (set, clear) they apply.
+_RECURSIVE = {
+    "rro": (sc.MOUNT_ATTR_RDONLY, 0), "rrw": (0, sc.MOUNT_ATTR_RDONLY),
+    "rnosuid": (sc.MOUNT_ATTR_NOSUID, 0), "rsuid": (0, sc.MOUNT_ATTR_NOSUID),
+    "rnodev": (sc.MOUNT_ATTR_NODEV, 0), "rdev": (0, sc.MOUNT_ATTR_NODEV),
+    "rnoexec": (sc.MOUNT_ATTR_NOEXEC, 0), "rexec": (0, sc.MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (sc.MOUNT_ATTR_NODIRATIME, 0), "rdiratime": (0, sc.MOUNT_ATTR_NODIRATIME),
+    "rnosymfollow": (sc.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, sc.MOUNT_ATTR_NOSYMFOLLOW),
+    # the atime field: clearing MOUNT_ATTR_ATIME selects it, attr_set gives its value
+    "rrelatime": (sc.MOUNT_ATTR_RELATIME, sc.MOUNT_ATTR_ATIME),
+    "rnoatime": (sc.MOUNT_ATTR_NOATIME, sc.MOUNT_ATTR_ATIME),
+    "rstrictatime": (sc.MOUNT_ATTR_STRICTATIME, sc.MOUNT_ATTR_ATIME),
+}
 # statvfs f_flag bits that mean the same as the MS_* flags; kept on remount.
 _KEEP_ON_REMOUNT = (sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_SYNCHRONOUS | sc.MS_MANDLOCK
                     | sc.MS_NOATIME | sc.MS_NODIRATIME | sc.MS_RELATIME)
@@ -64,11 +77,21 @@ def parse_mount_options(options: Iterable[str]) -> tuple[int, int, str]:
             flags &= ~_CLEAR_FLAGS[opt]
         elif opt in _PROPAGATION:
             prop |= _PROPAGATION[opt]
-        elif opt == "tmpcopyup":
+        elif opt == "tmpcopyup" or opt in _RECURSIVE:
             continue
         else:
             data.append(opt)
     return flags, prop, ",".join(data)
+
+
+def recursive_attrs(options: Iterable[str]) -> tuple[int, int]:
+    """(attr_set, attr_clr) for mount_setattr from the recursive options ("rro", "rnosuid", ...)."""
+    attr_set = attr_clr = 0
+    for opt in options:
+        if opt in _RECURSIVE:
+            on, off = _RECURSIVE[opt]
+            attr_set, attr_clr = (attr_set & ~off) | on, (attr_clr & ~on) | off
+    return attr_set, attr_clr
 
 
 def _err(e: OSError, what: str) -> OSError:
@@ -136,6 +159,12 @@ def _mount_one(m: Mount, rootfs: str, bundle: str, cgroupns: bool,
             sc.mount(m.source or m.type, dest, m.type, flags, data or None)
         except OSError as e:
             raise _err(e, f"mount {m.type} to {m.destination}") from None
+    attr_set, attr_clr = recursive_attrs(m.options)
+    if attr_set or attr_clr:
+        try:
+            sc.mount_setattr(dest, attr_set, attr_clr)
+        except OSError as e:
+            raise _err(e, f"set recursive mount attributes of {m.destination}") from None
     if prop:
         sc.mount(None, dest, None, prop, None)
 

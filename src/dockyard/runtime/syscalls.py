@@ -22,6 +22,9 @@ __all__ = [
     "PR_SET_PDEATHSIG", "PR_SET_KEEPCAPS", "PR_CAPBSET_DROP", "PR_SET_NO_NEW_PRIVS",
     "PR_SET_CHILD_SUBREAPER", "PR_CAP_AMBIENT", "PR_CAP_AMBIENT_RAISE",
     "PR_CAP_AMBIENT_CLEAR_ALL",
+    "MOUNT_ATTR_RDONLY", "MOUNT_ATTR_NOSUID", "MOUNT_ATTR_NODEV", "MOUNT_ATTR_NOEXEC", "MOUNT_ATTR_ATIME",
+    "MOUNT_ATTR_RELATIME", "MOUNT_ATTR_NOATIME", "MOUNT_ATTR_STRICTATIME", "MOUNT_ATTR_NODIRATIME",
+    "MOUNT_ATTR_NOSYMFOLLOW", "mount_setattr",
     "mount", "umount2", "pivot_root", "unshare", "setns", "sethostname", "setdomainname",
     "prctl", "capget", "capset", "cap_last_cap", "MADV_MERGEABLE", "madvise", "bare_fork", "malloc_trim",
 ]
@@ -50,6 +53,20 @@ MS_STRICTATIME = 1 << 24
 MS_LAZYTIME = 1 << 25
 MNT_DETACH = 2
 
+# mount_setattr(2) attributes (linux/mount.h); the atime ones are a 3-bit field, not flags
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
+MOUNT_ATTR_NOEXEC = 0x8
+MOUNT_ATTR_ATIME = 0x70
+MOUNT_ATTR_RELATIME = 0x0
+MOUNT_ATTR_NOATIME = 0x10
+MOUNT_ATTR_STRICTATIME = 0x20
+MOUNT_ATTR_NODIRATIME = 0x80
+MOUNT_ATTR_NOSYMFOLLOW = 0x200000
+_AT_FDCWD = -100
+_AT_RECURSIVE = 0x8000
+
 # clone/unshare flags
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -76,8 +93,8 @@ MADV_MERGEABLE = 12
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126},
-    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91},
+    "x86_64": {"pivot_root": 155, "capget": 125, "capset": 126, "mount_setattr": 442},
+    "aarch64": {"pivot_root": 41, "capget": 90, "capset": 91, "mount_setattr": 442},
 }
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -95,6 +112,11 @@ _libc.fork.argtypes = []
 
 class _CapHeader(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
+                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
 
 
 class _CapData(ctypes.Structure):
@@ -123,6 +145,15 @@ def _nr(name: str) -> int:
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
           data: str | None = None) -> None:
     _check(_libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data)), "mount", target)
+
+
+def mount_setattr(target: str, attr_set: int, attr_clr: int = 0, recursive: bool = True) -> None:
+    """Change the attributes of the mount at `target` (and, recursive, of every mount below it):
+    how runc applies "rro" and the other recursive mount options (Linux 5.12+)."""
+    attr = _MountAttr(attr_set, attr_clr, 0, 0)
+    flags = _AT_RECURSIVE if recursive else 0
+    _check(_libc.syscall(_nr("mount_setattr"), ctypes.c_int(_AT_FDCWD), _b(target), ctypes.c_uint(flags),
+                         ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr))), "mount_setattr", target)
 
 
 def umount2(target: str, flags: int = 0) -> None:

@@ -9,6 +9,7 @@ propagation defaults to rprivate; a volume copies the image's files at its path 
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from dockyard.errors import InvalidArgument
 
 __all__ = ["MountPoint", "parse_bind", "parse_mount", "parse_volumes_from", "read_write",
            "tmpfs_data", "merge_tmpfs_options", "check_tmpfs_destination", "check_destination",
-           "oci_mount", "oci_tmpfs", "PROPAGATIONS"]
+           "oci_mount", "oci_tmpfs", "rro_supported", "PROPAGATIONS"]
 
 PROPAGATIONS = ("private", "rprivate", "slave", "rslave", "shared", "rshared")
 DEFAULT_PROPAGATION = "rprivate"
@@ -123,6 +124,7 @@ def _validate(m: dict[str, Any], bind_source_must_exist: bool, exists: Any) -> N
             raise _config_error(kind, f"invalid propagation mode: {prop}")
         if not source.startswith("/"):
             raise _config_error(kind, f"invalid mount path: '{source}' mount path must be absolute")
+        _check_readonly_options(m)
         create = bool((m.get("BindOptions") or {}).get("CreateMountpoint"))
         if bind_source_must_exist and not create and not exists(source):
             raise _config_error(kind, f"bind source path does not exist: {source}")
@@ -146,6 +148,18 @@ def _validate(m: dict[str, Any], bind_source_must_exist: bool, exists: Any) -> N
         raise _config_error(kind, "mount type unknown")
 
 
+def _check_readonly_options(m: dict[str, Any]) -> None:
+    """The BindOptions read-only switches that contradict each other (moby checks them at start)."""
+    bind = m.get("BindOptions") or {}
+    non, force = bool(bind.get("ReadOnlyNonRecursive")), bool(bind.get("ReadOnlyForceRecursive"))
+    if not m.get("ReadOnly") and non:
+        raise InvalidArgument("mount options conflict: !ReadOnly && BindOptions.ReadOnlyNonRecursive")
+    if not m.get("ReadOnly") and force:
+        raise InvalidArgument("mount options conflict: !ReadOnly && BindOptions.ReadOnlyForceRecursive")
+    if non and force:
+        raise InvalidArgument("mount options conflict: ReadOnlyNonRecursive && BindOptions.ReadOnlyForceRecursive")
+
+
 def _mount_point(m: dict[str, Any]) -> MountPoint:
     kind = str(m["Type"])
     mp = MountPoint(type=kind, destination=posixpath.normpath(str(m["Target"])), rw=not m.get("ReadOnly"),
@@ -165,8 +179,6 @@ def _mount_point(m: dict[str, Any]) -> MountPoint:
 
 def parse_mount(m: Any, exists: Any = None) -> MountPoint:
     """One HostConfig.Mounts entry (`--mount`): validated, a missing bind source is an error."""
-    import os
-
     if not isinstance(m, dict):
         raise InvalidArgument("invalid mount config: a mount must be an object")
     m = {k: v for k, v in m.items() if v is not None}
@@ -286,10 +298,30 @@ def tmpfs_data(opts: Any, readonly: bool) -> str:
 
 # -- config.json ------------------------------------------------------------------------------------
 
-def oci_mount(source: str, destination: str, rw: bool, propagation: str) -> dict[str, Any]:
-    """A bind (or volume) mount as moby writes it: rbind, ro when read-only, the propagation."""
-    options = ["rbind"] + ([] if rw else ["ro"]) + ([propagation] if propagation else [])
-    return {"destination": destination, "type": "bind", "source": source, "options": options}
+def rro_supported() -> bool:
+    """Recursive read-only needs mount_setattr (Linux 5.12)."""
+    try:
+        major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) >= (5, 12)
+
+
+def oci_mount(source: str, mp: MountPoint, rro_ok: bool = True) -> dict[str, Any]:
+    """A bind (or volume) mount as moby writes it: rbind (bind if non-recursive), read-only
+    recursively ("rro") unless the mount asks for the old non-recursive "ro", the propagation."""
+    bind = (mp.spec.get("BindOptions") or {}) if mp.type == "bind" else {}
+    options = ["bind" if bind.get("NonRecursive") else "rbind"]
+    if not mp.rw:
+        recursive = not bind.get("ReadOnlyNonRecursive")
+        if recursive and not rro_ok:
+            if bind.get("ReadOnlyForceRecursive"):
+                raise InvalidArgument("rro is not supported: kernel is older than 5.12")
+            recursive = False
+        options.append("rro" if recursive else "ro")
+    if mp.propagation:
+        options.append(mp.propagation)
+    return {"destination": mp.destination, "type": "bind", "source": source, "options": options}
 
 
 def oci_tmpfs(destination: str, data: str) -> dict[str, Any]:

@@ -21,9 +21,19 @@ from dockyard.engine.bundle import dir_size
 from dockyard.engine.container_filters import CONTAINER_FILTERS, select
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.logs import LogOptions, log_stream
+from dockyard.engine.state import Status
 from dockyard.engine.timeutil import parse_since
 
 __all__ = ["ContainerHandlers"]
+
+
+def _refuse_forced_rro(body: dict) -> None:
+    """moby refuses, rather than ignores, a field older API versions did not have."""
+    hc = body.get("HostConfig")
+    for m in (hc.get("Mounts") if isinstance(hc, dict) else None) or []:
+        if isinstance(m, dict) and m.get("Type") == "bind" and ((m.get("BindOptions") or {})
+                                                                .get("ReadOnlyForceRecursive")):
+            raise errors.InvalidArgument("BindOptions.ReadOnlyForceRecursive needs API v1.44 or newer")
 
 
 class ContainerHandlers:
@@ -46,7 +56,10 @@ class ContainerHandlers:
         body = await req.json(required=True)
         if not isinstance(body, dict):
             raise errors.InvalidArgument("invalid JSON: the body must be an object")
-        c = self.containers.create(body, req.arg("name") or None)
+        legacy = not req.api_version_at_least("1.44")
+        if legacy:
+            _refuse_forced_rro(body)
+        c = await self.containers.create(body, req.arg("name") or None, legacy_readonly=legacy)
         return JSONResponse({"Id": c.id, "Warnings": []}, 201)
 
     async def list(self, req: Request) -> Response:
@@ -117,7 +130,12 @@ class ContainerHandlers:
         return StreamResponse(chunks())
 
     async def attach(self, req: Request) -> Response:
-        c = self.containers.get(req.params["id"])
+        ref = req.params["id"]
+        c = self.containers.get(ref)
+        if c.state.status is Status.PAUSED:
+            raise errors.Conflict(f"container {ref} is paused, unpause the container before attach")
+        if c.state.status is Status.RESTARTING:
+            raise errors.Conflict(f"container {ref} is restarting, wait until the container is running")
         if not c.state.status.can_attach() and not req.flag("logs"):
             raise errors.InvalidState("You cannot attach to a stopped container, start it first")
         tty = bool(c.config.get("Tty"))
