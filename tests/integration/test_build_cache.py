@@ -208,3 +208,18 @@ def test_system_prune_takes_the_build_cache_too(daemon, tmp_path, cli):
     assert out.splitlines()[-1].startswith("Total reclaimed space: ")
     assert records(daemon) == [] and context_dirs(daemon) == []
     daemon.docker("rmi", f"bcache-sys-{cli}")
+
+
+def test_a_daemon_restart_empties_the_cache_it_would_not_know_about(daemon, tmp_path):
+    ctx, data = make_context(tmp_path, "restart", "FROM busybox\nCOPY data.bin /r\n")
+    daemon.docker("build", "-t", "bcache-restart", str(ctx))
+    assert len(records(daemon)) == 1 and len(context_dirs(daemon)) == 1
+    daemon.kill9()      # a crash: nothing had the chance to clean up
+    time.sleep(0.5)
+    daemon.start()
+    assert records(daemon) == [] and context_dirs(daemon) == []
+    daemon.docker("build", "-t", "bcache-restart", str(ctx))
+    assert daemon.docker("run", "--rm", "bcache-restart", "cat", "/r").stdout == data
+    assert [r["UsageCount"] for r in records(daemon)] == [1]
+    daemon.docker("builder", "prune", "-f")
+    daemon.docker("rmi", "bcache-restart")
