@@ -10,14 +10,16 @@ from typing import Any
 
 from dockyard import API_VERSION, MIN_API_VERSION, __version__
 from dockyard.api.wire_volumes import mounts_json
+from dockyard.build.cache_records import CacheRecord
 from dockyard.engine.container_store import Container
 from dockyard.engine.timeutil import rfc3339_to_epoch
+from dockyard.oci.image_spec import rfc3339
 from dockyard.store.paths import Paths
 from dockyard.units import container_status
 
 __all__ = [
     "container_inspect", "container_summary", "image_inspect", "image_summary", "history_entry",
-    "version_info", "system_info", "status_text",
+    "version_info", "system_info", "status_text", "build_cache_record", "build_prune_report", "disk_usage",
 ]
 
 _MASKED = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -250,8 +252,28 @@ def filesystem_changes(changes: list[tuple[str, int]]) -> list[dict[str, Any]] |
     return [{"Path": path, "Kind": kind} for path, kind in changes] or None
 
 
-def disk_usage(du: Any, *, image_name: Any) -> dict[str, Any]:
-    """`GET /system/df` (types.DiskUsage): kinds not asked for are null."""
+def build_cache_record(r: CacheRecord, *, parents: bool = True) -> dict[str, Any]:
+    """One BuildCache record: `Parents` from API 1.42, the single `Parent` before it."""
+    out: dict[str, Any] = {"ID": r.id}
+    if parents:
+        out["Parents"] = list(r.parents) or None
+    else:
+        out["Parent"] = r.parents[0] if r.parents else ""
+    out.update({"Type": r.type, "Description": r.description, "InUse": r.in_use, "Shared": r.shared,
+                "Size": r.size, "CreatedAt": rfc3339(r.created_ns),
+                "LastUsedAt": rfc3339(r.last_used_ns) if r.last_used_ns is not None else None,
+                "UsageCount": r.usage_count})
+    return out
+
+
+def build_prune_report(deleted: list[str], reclaimed: int) -> dict[str, Any]:
+    """`POST /build/prune` (build.CachePruneReport): null when nothing was deleted, as moby."""
+    return {"CachesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+
+def disk_usage(du: Any, *, image_name: Any, api_1_42: bool = True) -> dict[str, Any]:
+    """`GET /system/df` (types.DiskUsage): kinds not asked for are null. Before API 1.42 the
+    build cache also has its total as `BuilderSize` (omitted when 0, as moby)."""
     images = None
     if du.images is not None:
         images = []
@@ -261,5 +283,10 @@ def disk_usage(du: Any, *, image_name: Any) -> dict[str, Any]:
             images.append(item)
     containers = None if du.containers is None else [
         container_summary(c, image_name(c), size=(rw, rootfs)) for c, rw, rootfs in du.containers]
-    return {"LayersSize": du.layers_size, "Images": images, "Containers": containers,
-            "Volumes": du.volumes, "BuildCache": du.build_cache}
+    cache = None if du.build_cache is None else [build_cache_record(r, parents=api_1_42) for r in du.build_cache]
+    out = {"LayersSize": du.layers_size, "Images": images, "Containers": containers,
+           "Volumes": du.volumes, "BuildCache": cache}
+    builder_size = sum(r.size for r in du.build_cache or [])
+    if not api_1_42 and builder_size:
+        out["BuilderSize"] = builder_size
+    return out

@@ -16,6 +16,7 @@ container. Unlike it, stages the target does not need are skipped.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from dockyard import errors
 from dockyard.build import context as build_context
 from dockyard.build import instructions as ins
 from dockyard.build.cache import BuildCache
+from dockyard.build.cache_records import CacheRecord, PruneOptions, plan_prune
 from dockyard.build.context_cache import CachedContext, ContextCache
 from dockyard.build.output import BuildOutput
 from dockyard.build.stages import BuildRun, StepFailed, stage_index
@@ -74,7 +76,7 @@ class PreparedBuild:
 
 class Builder:
     def __init__(self, paths: Paths, images: ImageService, containers: ContainerService, *,
-                 default_network: str = "bridge") -> None:
+                 default_network: str = "bridge", emit: Callable[..., Any] | None = None) -> None:
         self.paths = paths
         self.images = images
         self.containers = containers
@@ -83,6 +85,7 @@ class Builder:
         # RUN's network when the client names none: the default bridge, with NAT to the world,
         # as the classic builder does.
         self.default_network = default_network
+        self.emit = emit                 # the event bus: `builder prune` events
 
     @property
     def scratch_dir(self) -> Path:
@@ -94,6 +97,25 @@ class Builder:
             unmount(point)
         self.contexts.clear()
         shutil.rmtree(self.scratch_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ the cache that is not images
+    def cache_records(self) -> list[CacheRecord]:
+        """Blocking: the build-cache records (`GET /system/df` BuildCache)."""
+        return self.contexts.records()
+
+    def prune_cache(self, options: PruneOptions) -> tuple[list[str], int]:
+        """Blocking: remove the unused cache `options` select; (record IDs, bytes freed).
+        A build running meanwhile keeps what it uses."""
+        free = 0
+        if options.min_free_space:
+            self.contexts.root.mkdir(parents=True, exist_ok=True)
+            st = os.statvfs(self.contexts.root)
+            free = st.f_bfree * st.f_bsize     # BuildKit counts blocks free, reserved ones too
+        removed = self.contexts.prune(lambda records: plan_prune(records, options, free=free))
+        reclaimed = sum(freed for _, freed in removed)
+        if self.emit is not None:
+            self.emit("builder", "prune", "", reclaimed=str(reclaimed))
+        return [rid for rid, _ in removed], reclaimed
 
     # ------------------------------------------------------------------ before the stream
     def prepare(self, body: Any, options: BuildOptions) -> PreparedBuild:

@@ -12,7 +12,10 @@ import time
 
 from dockyard.cli.command import Cli, Command
 from dockyard.cli.format import Row, format_rows
+from dockyard.cli.formatting import human_duration, human_size, truncate_id
+from dockyard.cli.netformat import go_time_text
 from dockyard.cli.ps import FORMAT_HELP
+from dockyard.oci.image_spec import parse_rfc3339
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,33 +124,67 @@ class VolumeRow(Row):
 
 
 class CacheRow(Row):
-    HEADERS = {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE", "CreatedSince": "CREATED",
-               "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "Shared": "SHARED"}
+    """One build-cache record (docker's buildCacheContext): the ID cut to 12 characters in
+    tables and starred while in use, sizes with 3 significant digits."""
+
+    HEADERS = {"ID": "CACHE ID", "Parent": "PARENT", "CacheType": "CACHE TYPE", "Size": "SIZE",
+               "CreatedSince": "CREATED", "LastUsedSince": "LAST USED", "UsageCount": "USAGE", "InUse": "IN USE",
+               "Shared": "SHARED", "Description": "DESCRIPTION"}
     go_type = "*formatter.buildCacheContext"
 
-    def __init__(self, b: dict[str, Any]) -> None:
-        self.b = b
+    def __init__(self, b: dict[str, Any], trunc: bool = True, now: float | None = None) -> None:
+        self.b, self.trunc = b, trunc
+        self.now = time.time() if now is None else now
 
     def ID(self) -> str:  # noqa: N802
-        return str(self.b.get("ID") or "")
+        ident = str(self.b.get("ID") or "")
+        ident = truncate_id(ident) if self.trunc else ident
+        return ident + "*" if self.b.get("InUse") else ident
+
+    def Parent(self) -> str:  # noqa: N802
+        parents = self.b.get("Parents") or []
+        parent = ", ".join(parents) if parents else str(self.b.get("Parent") or "")
+        return truncate_id(parent) if self.trunc else parent
 
     def CacheType(self) -> str:  # noqa: N802
         return str(self.b.get("Type") or "")
 
+    def Description(self) -> str:  # noqa: N802
+        return str(self.b.get("Description") or "")
+
     def Size(self) -> str:  # noqa: N802
-        return _h(int(self.b.get("Size") or 0))
+        return human_size(int(self.b.get("Size") or 0), 3)
+
+    def CreatedAt(self) -> str:  # noqa: N802
+        return go_time_text(str(self.b.get("CreatedAt") or ""))
 
     def CreatedSince(self) -> str:  # noqa: N802
-        return str(self.b.get("CreatedAt") or "")
+        return human_duration(self.now - parse_rfc3339(str(self.b.get("CreatedAt") or ""))) + " ago"
+
+    def LastUsedAt(self) -> str:  # noqa: N802
+        used = self.b.get("LastUsedAt")
+        return go_time_text(str(used)) if used else ""
 
     def LastUsedSince(self) -> str:  # noqa: N802
-        return str(self.b.get("LastUsedAt") or "")
+        used = self.b.get("LastUsedAt")
+        return human_duration(self.now - parse_rfc3339(str(used))) + " ago" if used else ""
 
     def UsageCount(self) -> str:  # noqa: N802
-        return str(self.b.get("UsageCount") or 0)
+        return str(int(self.b.get("UsageCount") or 0))
+
+    def InUse(self) -> str:  # noqa: N802
+        return "true" if self.b.get("InUse") else "false"
 
     def Shared(self) -> str:  # noqa: N802
         return "true" if self.b.get("Shared") else "false"
+
+
+def sort_build_cache(cache: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """docker's buildCacheSort: never-used records first, then by last use; ties by ID."""
+    def key(b: dict[str, Any]) -> tuple[bool, float, str]:
+        used = b.get("LastUsedAt")
+        return (bool(used), parse_rfc3339(str(used)) if used else 0.0, str(b.get("ID") or ""))
+    return sorted(cache, key=key)
 
 
 def _image_rows(images: list[dict[str, Any]], trunc: bool) -> list[Row]:
@@ -181,7 +218,7 @@ def _verbose(cli: Cli, du: dict[str, Any], fmt: str) -> None:
         sections = [(_image_rows(du.get("Images") or [], trunc), ImageRow.HEADERS),
                     ([ContainerRow(c, trunc) for c in containers], ContainerRow.HEADERS),
                     ([VolumeRow(v) for v in du.get("Volumes") or []], VolumeRow.HEADERS),
-                    ([CacheRow(b) for b in du.get("BuildCache") or []], CacheRow.HEADERS)]
+                    ([CacheRow(b, trunc) for b in sort_build_cache(du.get("BuildCache") or [])], CacheRow.HEADERS)]
         for rows, headers in sections:
             cli.out.write(format_rows(fmt, rows, headers, fmt))
         return
@@ -196,7 +233,8 @@ def _verbose(cli: Cli, du: dict[str, Any], fmt: str) -> None:
     cache = du.get("BuildCache") or []
     builder = sum(int(b.get("Size") or 0) for b in cache if not b.get("Shared"))
     cli.out.write(f"\nBuild cache usage: {_h(builder)}\n\n")
-    cli.out.write(format_rows(CACHE_TABLE, [CacheRow(b) for b in cache], CacheRow.HEADERS, CACHE_TABLE))
+    cli.out.write(format_rows(CACHE_TABLE, [CacheRow(b) for b in sort_build_cache(cache)], CacheRow.HEADERS,
+                              CACHE_TABLE))
 
 
 def _df(cli: Cli, o: Parsed) -> int:

@@ -7,8 +7,8 @@
   (moby's ImageDiskUsage), each counted once;
 * containers: every container with `SizeRw` (its writable layer) and `SizeRootFs`
   (that plus its image);
-* volumes: filled by the API handler from the volume service; build cache: the classic builder keeps none apart
-  from images, so always empty.
+* volumes and build cache: filled by the API handler from the volume service and the
+  builder (the unpacked contexts it keeps; its build steps are images, counted above).
 """
 
 from __future__ import annotations

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any
 
 from dockyard import errors
+from dockyard.api import wire
 from dockyard.api.bodystream import BlockingBody
+from dockyard.api.filters import parse_filters
 from dockyard.api.http import JSONResponse, Request, Response, StreamResponse
+from dockyard.build.cache_records import PRUNE_FILTERS, PruneOptions, RecordFilter
 from dockyard.build.executor import Builder, BuildOptions
 from dockyard.build.output import BuildOutput
+from dockyard.engine.images_filters import get_timestamp
 
-__all__ = ["BuildHandlers", "options_from_query"]
+__all__ = ["BuildHandlers", "options_from_query", "prune_options_from_query"]
+
+_INT = re.compile(r"[+-]?\d+")
 
 
 def _str_map(value: Any, name: str, *, nullable: bool) -> dict[str, Any]:
@@ -50,6 +57,26 @@ def options_from_query(req: Request) -> BuildOptions:
     )
 
 
+def _bytes_arg(req: Request, name: str) -> int:
+    value = req.arg(name)
+    if not value:
+        return 0
+    if not _INT.fullmatch(value):
+        raise errors.InvalidArgument(f"{name} is in bytes and expects an integer, got {value}: "
+                                     f'strconv.Atoi: parsing "{value}": invalid syntax')
+    return int(value)
+
+
+def prune_options_from_query(req: Request) -> PruneOptions:
+    """POST /build/prune's query: `all`, the space limits as the API version names them, `filters`."""
+    flt = RecordFilter.parse(parse_filters(req.arg("filters"), set(PRUNE_FILTERS)), get_timestamp)
+    if not req.api_version_at_least("1.48"):     # keep-storage was the only limit before 1.48
+        return PruneOptions(all=req.flag("all"), reserved_space=_bytes_arg(req, "keep-storage"), filter=flt)
+    reserved = _bytes_arg(req, "reserved-space") or _bytes_arg(req, "keep-storage")
+    return PruneOptions(all=req.flag("all"), reserved_space=reserved, max_used_space=_bytes_arg(req, "max-used-space"),
+                        min_free_space=_bytes_arg(req, "min-free-space"), filter=flt)
+
+
 class BuildHandlers:
     def __init__(self, builder: Builder) -> None:
         self.builder = builder
@@ -82,6 +109,7 @@ class BuildHandlers:
         return StreamResponse(lines())
 
     async def prune(self, req: Request) -> Response:
-        # The classic builder keeps no cache apart from the images it built: nothing to prune here
-        # (`docker image prune` removes unused build steps).
-        return JSONResponse({"CachesDeleted": None, "SpaceReclaimed": 0})
+        # The build steps are images (`docker image prune` removes unused ones); this prunes the rest.
+        options = prune_options_from_query(req)
+        deleted, reclaimed = await asyncio.get_running_loop().run_in_executor(None, self.builder.prune_cache, options)
+        return JSONResponse(wire.build_prune_report(deleted, reclaimed))

@@ -15,10 +15,11 @@ __all__ = ["DiskHandlers"]
 
 
 class DiskHandlers:
-    def __init__(self, containers: Any, images: Any, volumes: Any = None) -> None:
+    def __init__(self, containers: Any, images: Any, volumes: Any = None, builder: Any = None) -> None:
         self.containers = containers
         self.images = images
         self.volumes = volumes
+        self.builder = builder
 
     def _volume_usage(self) -> list[dict[str, Any]]:
         """Every volume with its UsageData: bytes under its data dir, containers (any state) using it."""
@@ -42,4 +43,7 @@ class DiskHandlers:
         du = await loop.run_in_executor(None, disk_usage, self.containers, self.images, types)
         if "volume" in types and self.volumes is not None:
             du.volumes = await loop.run_in_executor(None, self._volume_usage)
-        return JSONResponse(wire.disk_usage(du, image_name=lambda c: c.config.get("Image") or c.image_id))
+        if "build-cache" in types and self.builder is not None:
+            du.build_cache = await loop.run_in_executor(None, self.builder.cache_records)
+        return JSONResponse(wire.disk_usage(du, image_name=lambda c: c.config.get("Image") or c.image_id,
+                                            api_1_42=req.api_version_at_least("1.42")))
