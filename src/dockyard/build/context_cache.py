@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dockyard.build.cache_records import SOURCE_LOCAL, CacheRecord, record_id
-from dockyard.build.du import disk_usage
+from dockyard.fsusage import disk_usage
 
 __all__ = ["ContextCache", "CachedContext", "DESCRIPTION"]
 

@@ -22,7 +22,7 @@ from dockyard.engine.spec import Resources, build_spec
 from dockyard.store import snapshots
 from dockyard.store.paths import Paths
 
-__all__ = ["prepare", "release", "dir_size"]
+__all__ = ["prepare", "release"]
 
 
 def resources_of(hc: dict) -> Resources:
@@ -97,10 +97,3 @@ def release(paths: Paths, cid: str) -> None:
         shutil.rmtree(bundle)
 
 
-def dir_size(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
-    return total

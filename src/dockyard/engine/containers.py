@@ -31,6 +31,7 @@ from dockyard.engine.names import generate_name, validate_name
 from dockyard.engine.state import ContainerState, Status
 from dockyard.engine.supervision import Supervision
 from dockyard.engine.timeutil import now_rfc3339
+from dockyard.fsusage import apparent_size
 from dockyard.network.loopback import loopback_up
 from dockyard.shim import client as shim
 from dockyard.shim.zygote import RuntimeCreateError, ShimRequest, Zygote
@@ -424,7 +425,7 @@ class ContainerService(Supervision):
         for c in self.list():
             if c.state.status.is_running:
                 continue
-            reclaimed += bundle.dir_size(self.paths.container(c.id) / "rw")
+            reclaimed += apparent_size(self.paths.container(c.id) / "rw")
             async with self._lock(c.id):
                 await self._remove_locked(c)
             deleted.append(c.id)

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from dockyard.engine.bundle import dir_size
+from dockyard.fsusage import apparent_size
 from dockyard.oci.image_spec import chain_ids
 
 __all__ = ["DiskUsage", "disk_usage", "container_sizes", "DF_TYPES"]
@@ -36,7 +36,7 @@ class DiskUsage:
 
 def container_sizes(containers: Any, c: Any) -> tuple[int, int]:
     """(SizeRw, SizeRootFs) of container `c`."""
-    rw = dir_size(containers.paths.container(c.id) / "rw" / "upper")
+    rw = apparent_size(containers.paths.container(c.id) / "rw" / "upper")
     try:
         base = containers.images.resolve(c.image_id).size
     except Exception:  # noqa: BLE001 - an image force-removed under the container counts as 0

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from dockyard import errors, mountinfo
+from dockyard.fsusage import apparent_size
 from dockyard.runtime import syscalls as sc
 from dockyard.runtime.rootfs import parse_mount_options
 from dockyard.store.snapshots import unmount
@@ -186,9 +187,4 @@ class LocalDriver:
             unmount(data)
 
     def size(self, name: str) -> int:
-        total = 0
-        for root, _dirs, files in os.walk(self.data_path(name)):
-            for f in files:
-                with contextlib.suppress(OSError):
-                    total += os.lstat(os.path.join(root, f)).st_size
-        return total
+        return apparent_size(self.data_path(name))

@@ -49,7 +49,7 @@ def test_same_tar_is_unpacked_once_and_eviction_spares_entries_in_use(tmp_path: 
 
 
 def test_records_show_each_kept_context_with_its_size_use_and_history(tmp_path: Path) -> None:
-    from dockyard.build.du import disk_usage
+    from dockyard.fsusage import disk_usage
 
     cache = ContextCache(tmp_path / "ctx", keep=3)
     one = tar_of({"Dockerfile": b"FROM a\n", "data": b"x" * 50_000})

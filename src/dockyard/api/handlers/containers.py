@@ -17,12 +17,12 @@ from dockyard.api.http import (
     StreamResponse,
 )
 from dockyard.engine import attach as attach_mod
-from dockyard.engine.bundle import dir_size
 from dockyard.engine.container_filters import CONTAINER_FILTERS, select
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.logs import LogOptions, log_stream
 from dockyard.engine.state import Status
 from dockyard.engine.timeutil import parse_since
+from dockyard.fsusage import apparent_size
 
 __all__ = ["ContainerHandlers"]
 
@@ -45,7 +45,7 @@ class ContainerHandlers:
         return c.config.get("Image") or c.image_id
 
     def _size(self, c) -> tuple[int, int]:
-        rw = dir_size(self.containers.paths.container(c.id) / "rw" / "upper")
+        rw = apparent_size(self.containers.paths.container(c.id) / "rw" / "upper")
         try:
             base = self.images.resolve(c.image_id).size
         except errors.NotFound:

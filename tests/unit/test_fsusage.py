@@ -1,4 +1,5 @@
-"""build/du.py: allocated bytes of a tree, checked against GNU `du -s -B1` on real files."""
+"""fsusage: allocated bytes of a tree (checked against GNU `du -s -B1`) and apparent sizes (`du -sb`,
+but directories counting 0 as in moby), on real files."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from dockyard.build.du import disk_usage
+from dockyard.fsusage import apparent_size, disk_usage
 
 
 def gnu_du(path: Path) -> int:
@@ -31,4 +32,16 @@ def test_counts_blocks_dirs_and_symlinks_and_each_inode_once(tmp_path: Path) -> 
 
 
 def test_a_missing_path_takes_nothing(tmp_path: Path) -> None:
-    assert disk_usage(tmp_path / "gone") == 0
+    assert disk_usage(tmp_path / "gone") == apparent_size(tmp_path / "gone") == 0
+
+
+def test_apparent_size_sums_lengths_once_per_inode(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"x" * 1000)
+    os.link(tmp_path / "d" / "f", tmp_path / "hard")
+    os.symlink("d/f", tmp_path / "sym")                  # its length: 3
+    with open(tmp_path / "sparse", "wb") as f:
+        f.seek(1_000_000)
+        f.write(b"e")
+    assert apparent_size(tmp_path) == 1000 + 3 + 1_000_001
+    assert apparent_size(tmp_path / "d" / "f") == 1000
