@@ -85,6 +85,10 @@ class ContainerStore:
     def names(self) -> set[str]:
         return {c.name for c in self._by_id.values()}
 
+    def by_id(self, cid: str) -> Container | None:
+        """The container with this full id, or None (no prefix or name matching)."""
+        return self._by_id.get(cid)
+
     def by_name(self, name: str) -> Container | None:
         for c in self._by_id.values():
             if c.name == name:

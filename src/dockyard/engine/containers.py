@@ -253,7 +253,7 @@ class ContainerService(Supervision):
         await self._on_exit(cid, status)
 
     async def _on_exit(self, cid: str, status: shim.ExitStatus, may_restart: bool = True) -> None:
-        c = self.store._by_id.get(cid)
+        c = self.store.by_id(cid)
         if c is None:
             return
         async with self._lock(cid):
@@ -396,11 +396,11 @@ class ContainerService(Supervision):
                 await self._signal(c, signals.SIGKILL, all_=True)
                 await self._wait_exit(c.id, 30)
         async with self._lock(c.id):
-            if self.store._by_id.get(c.id) is not None:
+            if self.store.by_id(c.id) is not None:
                 await self._remove_locked(c, volumes)
 
     async def _remove_locked(self, c: Container, volumes: bool = False) -> None:
-        if self.store._by_id.get(c.id) is None:
+        if self.store.by_id(c.id) is None:
             return
         await asyncio.get_running_loop().run_in_executor(None, self._remove_files, c.id)
         self.store.delete(c.id)

@@ -20,7 +20,7 @@ class NetworkRecords:
 
     def _user_networks(self, client: str) -> dict[str, str]:
         """network id → network name, for the asker's live endpoints on user-defined networks."""
-        c = self.networks.containers._by_id.get(client)
+        c = self.networks.containers.by_id(client)
         out: dict[str, str] = {}
         for _name, ep in ((c.network_settings.get("Networks") or {}).items() if c else ()):
             n = self.networks.store.by_id(ep.get("NetworkID") or "")
@@ -53,7 +53,7 @@ class NetworkRecords:
         return None
 
     def may_forward(self, client: str) -> bool:
-        c: Container | None = self.networks.containers._by_id.get(client)
+        c: Container | None = self.networks.containers.by_id(client)
         for ep in (c.network_settings.get("Networks") or {}).values() if c else ():
             n = self.networks.store.by_id(ep.get("NetworkID") or "")
             if n is not None and not n.internal:

@@ -349,7 +349,7 @@ class EndpointManager:
     def _port_rules(self) -> list[PortRule]:
         rules = []
         for cid, held in self.held.items():
-            c = self.networks.containers._by_id.get(cid)
+            c = self.networks.containers.by_id(cid)
             if c is None or not held:
                 continue
             target = self._primary_bridge_endpoint(c)

@@ -61,7 +61,7 @@ class Supervision:
 
     async def _auto_restart(self, cid: str) -> None:
         """The delayed start of a `restarting` container (keeps its RestartCount)."""
-        c = self.store._by_id.get(cid)
+        c = self.store.by_id(cid)
         if c is None:
             return
         async with self._lock(cid):
