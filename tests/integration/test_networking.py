@@ -237,6 +237,23 @@ def test_rename_moves_the_dns_name(clean, cli):
     assert names[:2] == ["after", "al"] and "before" not in names
 
 
+def test_network_without_icc_keeps_its_containers_apart(clean):
+    d = clean
+    d.docker("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "lonely")
+    d.docker("network", "create", "friendly")
+    d.docker("run", "-d", "--name", "srv", "--network", "lonely", "busybox", "sh", "-c", WEB)
+    d.docker("network", "connect", "friendly", "srv")
+    nets = _inspect(d, "srv")["NetworkSettings"]["Networks"]
+    get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {} 8080"
+    r = d.docker("run", "--rm", "--network", "lonely", "busybox", "sh", "-c",
+                 get.format(nets["lonely"]["IPAddress"]), check=False)
+    assert "hello-web" not in r.stdout_text
+    assert d.docker("run", "--rm", "--network", "lonely", "busybox", "nslookup", "srv").returncode == 0  # DNS works
+    out = d.docker("run", "--rm", "--network", "friendly", "busybox", "sh", "-c",
+                   get.format(nets["friendly"]["IPAddress"])).stdout_text
+    assert "hello-web" in out
+
+
 def test_two_user_networks_cannot_reach_each_other(clean):
     d = clean
     d.docker("network", "create", "red")
