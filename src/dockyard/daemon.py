@@ -14,6 +14,8 @@ import signal
 import sys
 from pathlib import Path
 
+from dockyard.gostrconv import parse_bool
+
 __all__ = ["main", "parse_args"]
 
 DEFAULT_HOST = "unix:///run/dockyard/dockyard.sock"
@@ -29,6 +31,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("-D", "--debug", action="store_true")
     p.add_argument("-b", "--bridge", default="dockyard0", help="the default bridge's name")
     p.add_argument("--bip", default="", help="the default bridge's address, CIDR")
+    p.add_argument("--icc", default="true", type=parse_bool,
+                   help="let containers on the default bridge talk to each other (--icc=false: no)")
     p.add_argument("--default-address-pool", action="append", default=[],
                    help="where user networks get subnets: base=10.10.0.0/16,size=24 (repeatable)")
     p.add_argument("--cgroup-parent", default="dockyard")
@@ -162,7 +166,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     images.emit = events
     container_store = ContainerStore(db)
     networks = NetworkService(NetworkStore(db), container_store, Firewall(table_name(args.bridge)),
-                              owner=args.bridge, default_bridge=args.bridge, bip=args.bip,
+                              owner=args.bridge, default_bridge=args.bridge, bip=args.bip, icc=args.icc,
                               pools=parse_pools(args.default_address_pool) or DEFAULT_POOLS, emit=events)
     dns = EmbeddedDns(NetworkRecords(networks), lambda: host_nameservers(_read("/etc/resolv.conf")))
     endpoints = EndpointManager(networks, dns, paths.container, emit=events)

@@ -264,6 +264,25 @@ def test_same_bridge_ports_talk(lab):
     assert lab.tcp("i1", "172.30.3.3", 80) == "i2 172.30.3.2"
 
 
+def test_icc_disabled_keeps_one_bridges_containers_apart(lab):
+    """com.docker.network.bridge.enable_icc=false: nothing between two ports of that bridge, not
+    even through a published port (Docker's published-port accept excludes the bridge itself);
+    the host, the outside and other bridges' published ports are unaffected."""
+    no_icc = [BridgeRules(b.bridge, b.subnet, b.internal, b.masquerade, icc=b.bridge != "brA") for b in BRIDGES]
+    try:
+        lab.host(lambda: lab.fw.apply(no_icc, PORTS))
+        assert sysctl(lab, "h", "net/bridge/bridge-nf-call-iptables") == "1"
+        assert lab.tcp("a1", "172.30.1.3", 80, NEGATIVE_TIMEOUT) == "!TimeoutError"
+        assert lab.tcp("a2", UPLINK, 8080, NEGATIVE_TIMEOUT) == "!TimeoutError"
+        assert lab.tcp("a1", OUTSIDE, 9000).startswith("o ")
+        assert lab.tcp("h", "127.0.0.1", 8080) == "a1 172.30.1.1"
+        assert lab.tcp("b1", UPLINK, 8080).startswith("a1 ")
+        assert lab.tcp("i1", "172.30.3.3", 80) == "i2 172.30.3.2"   # other bridges keep icc
+    finally:
+        lab.host(lambda: lab.fw.apply(BRIDGES, PORTS))
+    assert lab.tcp("a1", "172.30.1.3", 80) == "a2 172.30.1.2"
+
+
 def test_bridges_are_isolated(lab):
     assert lab.tcp("a1", "172.30.2.2", 80, NEGATIVE_TIMEOUT) == "!TimeoutError"
     assert lab.tcp("b1", "172.30.1.2", 80, NEGATIVE_TIMEOUT) == "!TimeoutError"

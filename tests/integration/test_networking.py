@@ -208,6 +208,52 @@ def test_connect_makes_a_running_container_resolvable_at_once(clean):
     assert set(_inspect(d, "srv")["NetworkSettings"]["Networks"]) == {"bridge"}
 
 
+def test_connected_container_resolves_through_the_embedded_dns(clean):
+    """A container started on the default bridge gets 127.0.0.11 as its resolver once it joins a
+    user network, and can then resolve its new peers by name."""
+    d = clean
+    d.docker("network", "create", "joinme")
+    d.docker("run", "-d", "--name", "peer", "--network", "joinme", "busybox", "sh", "-c", WEB)
+    d.docker("run", "-d", "--name", "joiner", "busybox", "sleep", "60")
+    assert "127.0.0.11" not in d.docker("exec", "joiner", "cat", "/etc/resolv.conf").stdout_text
+    d.docker("network", "connect", "joinme", "joiner")
+    resolv = d.docker("exec", "joiner", "cat", "/etc/resolv.conf").stdout_text
+    assert "nameserver 127.0.0.11" in resolv and "ndots:0" in resolv
+    assert d.docker("exec", "joiner", "wget", "-qO-", "http://peer:8080/").stdout_text == "hello-web\n"
+
+
+@pytest.mark.parametrize("cli", ["docker", "dockyard"])
+def test_rename_moves_the_dns_name(clean, cli):
+    d = clean
+    d.docker("network", "create", "renames")
+    d.docker("run", "-d", "--name", "before", "--network", "renames", "--network-alias", "al", "busybox",
+             "sh", "-c", WEB)
+    d.docker("run", "-d", "--name", "asker", "--network", "renames", "busybox", "sleep", "60")
+    getattr(d, cli)("rename", "before", "after")
+    assert d.docker("exec", "asker", "wget", "-qO-", "http://after:8080/").stdout_text == "hello-web\n"
+    assert d.docker("exec", "asker", "wget", "-qO-", "http://al:8080/").stdout_text == "hello-web\n"
+    assert d.docker("exec", "asker", "nslookup", "before", check=False).returncode != 0
+    names = _inspect(d, "after")["NetworkSettings"]["Networks"]["renames"]["DNSNames"]
+    assert names[:2] == ["after", "al"] and "before" not in names
+
+
+def test_network_without_icc_keeps_its_containers_apart(clean):
+    d = clean
+    d.docker("network", "create", "-o", "com.docker.network.bridge.enable_icc=false", "lonely")
+    d.docker("network", "create", "friendly")
+    d.docker("run", "-d", "--name", "srv", "--network", "lonely", "busybox", "sh", "-c", WEB)
+    d.docker("network", "connect", "friendly", "srv")
+    nets = _inspect(d, "srv")["NetworkSettings"]["Networks"]
+    get = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 {} 8080"
+    r = d.docker("run", "--rm", "--network", "lonely", "busybox", "sh", "-c",
+                 get.format(nets["lonely"]["IPAddress"]), check=False)
+    assert "hello-web" not in r.stdout_text
+    assert d.docker("run", "--rm", "--network", "lonely", "busybox", "nslookup", "srv").returncode == 0  # DNS works
+    out = d.docker("run", "--rm", "--network", "friendly", "busybox", "sh", "-c",
+                   get.format(nets["friendly"]["IPAddress"])).stdout_text
+    assert "hello-web" in out
+
+
 def test_two_user_networks_cannot_reach_each_other(clean):
     d = clean
     d.docker("network", "create", "red")

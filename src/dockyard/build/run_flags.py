@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dockyard.build.bflags import BFlags, FlagError
 from dockyard.build.golang import go_lower, go_quote, suggest
+from dockyard.gostrconv import parse_bool
 
 __all__ = ["declare_run_flags", "check_run_flags", "csv_fields", "NETWORKS", "SECURITY_MODES"]
 
@@ -51,15 +52,6 @@ def _check_mount(value: str) -> None:
                 raise FlagError("'from' doesn't support variable expansion, define alias stage instead")
 
 
-def _parse_bool(value: str) -> bool:
-    # strconv.ParseBool
-    if value in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if value in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ValueError(value)
-
-
 def _check_device(value: str) -> None:
     try:
         fields = csv_fields(value)
@@ -82,7 +74,7 @@ def _check_device(value: str) -> None:
             name = val
         elif key == "required":
             try:
-                _parse_bool(val)
+                parse_bool(val)
             except ValueError:
                 raise FlagError(f"invalid value for {key}: {val}") from None
         elif not name:

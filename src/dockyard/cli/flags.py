@@ -14,6 +14,8 @@ docker prints it, so help output can be reproduced byte for byte.
 
 from __future__ import annotations
 
+from dockyard.gostrconv import parse_bool
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -39,15 +41,6 @@ _LIST_KINDS = frozenset({"list", "map", "filter", "ulimit", "mount", "network", 
 
 class FlagError(Exception):
     """A command line that pflag would reject; `str()` is pflag's message."""
-
-
-def parse_bool(text: str) -> bool:
-    """strconv.ParseBool: the spellings Go accepts."""
-    if text in ("1", "t", "T", "true", "TRUE", "True"):
-        return True
-    if text in ("0", "f", "F", "false", "FALSE", "False"):
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')
 
 
 def parse_int(text: str) -> int:

@@ -19,7 +19,7 @@ _PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave")
 
 
 def _go_bool(key: str, val: str) -> bool:
-    from dockyard.cli.flags import parse_bool
+    from dockyard.gostrconv import parse_bool
 
     try:
         return parse_bool(val)

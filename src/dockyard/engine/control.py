@@ -145,10 +145,12 @@ class ContainerControl:
                     "reuse that name.")
             old_name = c.name
             c.name = name
+            renamed = _rename_dns(c, old_name, name)
             try:
                 self.svc.store.save(c)
             except Exception:
                 c.name = old_name
+                _rename_dns(c, name, old_name, renamed)
                 raise
             self._emit("rename", c, oldName="/" + old_name)
 
@@ -189,3 +191,15 @@ class ContainerControl:
         result = await top(pids, ps_args)
         self._emit("top", c)
         return result
+
+
+def _rename_dns(c: Any, old: str, new: str, only: list[str] | None = None) -> list[str]:
+    """A running container's DNS name on its user networks follows a rename, as moby's sandbox
+    rename does (aliases stay). → the networks changed."""
+    changed = []
+    for net, ep in (c.network_settings.get("Networks") or {}).items():
+        names = ep.get("DNSNames")
+        if names and names[0] == old and (only is None or net in only):
+            ep["DNSNames"] = list(dict.fromkeys([new, *names[1:]]))
+            changed.append(net)
+    return changed

@@ -20,6 +20,7 @@ from typing import Any
 
 from dockyard import errors
 from dockyard.engine.container_store import Container
+from dockyard.engine.etcfiles import resolv_conf
 from dockyard.engine.network_config import ENDPOINT_OPERATIONAL, endpoint_settings
 from dockyard.engine.network_store import Network
 from dockyard.engine.networks import NetworkService
@@ -201,7 +202,17 @@ class EndpointManager:
         c.endpoints[n.id] = {"veth": veth, "ifname": ifname}
         if listeners is not None:
             await self._serve_dns(c.id, listeners)
+            if c.endpoints.keys() != {n.id}:
+                # a running container's first user network: its resolver becomes the embedded DNS, as in Docker
+                await asyncio.get_running_loop().run_in_executor(None, self._use_embedded_dns, c)
         self._emit("network", "connect", n.id, container=c.id, name=n.name, type=n.driver)
+
+    def _use_embedded_dns(self, c: Container) -> None:
+        hc = c.host_config
+        path = self.containers_dir(c.id) / "resolv.conf"
+        if path.is_file():   # rewritten in place: the container's bind mount holds this inode
+            path.write_text(resolv_conf(False, embedded_dns=True, dns=hc.get("Dns"), dns_search=hc.get("DnsSearch"),
+                                        dns_options=hc.get("DnsOptions")))
 
     @staticmethod
     def _plug_for(n: Network, ep: dict[str, Any], ifname: str, primary: bool) -> links.Plug:

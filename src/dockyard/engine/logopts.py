@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard import errors
+from dockyard.gostrconv import parse_bool
 
 __all__ = ["Rotation", "from_human_size", "parse_log_config", "JSON_FILE_OPTS", "COMMON_OPTS"]
 
@@ -19,8 +20,6 @@ JSON_FILE_OPTS = frozenset({"max-size", "max-file", "compress"})
 # Handled by every driver (extra attributes, tag) or by the daemon (delivery mode).
 COMMON_OPTS = frozenset({"env", "env-regex", "labels", "labels-regex", "tag", "mode", "max-buffer-size"})
 _DECIMAL = {"k": 1000, "m": 1000 ** 2, "g": 1000 ** 3, "t": 1000 ** 4, "p": 1000 ** 5}
-_TRUE = ("1", "t", "T", "TRUE", "true", "True")   # Go's strconv.ParseBool
-_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 _NUM = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -92,9 +91,6 @@ def _rotation(config: dict[str, str]) -> Rotation:
         if max_files < 1:
             raise ValueError("max-file cannot be less than 1")
     if "compress" in config:
-        compress = config["compress"]
-        if compress not in _TRUE and compress not in _FALSE:
-            raise ValueError(f'strconv.ParseBool: parsing "{compress}": invalid syntax')
-        if compress in _TRUE:
+        if parse_bool(config["compress"]):
             raise ValueError("compress is not supported by dockyard's json-file logger")
     return Rotation(max_size, max_files)

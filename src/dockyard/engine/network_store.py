@@ -44,6 +44,10 @@ class Network:
         return self.name not in PREDEFINED
 
     @property
+    def icc(self) -> bool:
+        return self.options.get("com.docker.network.bridge.enable_icc", "true") != "false"
+
+    @property
     def masquerade(self) -> bool:
         return self.options.get("com.docker.network.bridge.enable_ip_masquerade", "true") != "false"
 

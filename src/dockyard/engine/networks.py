@@ -37,13 +37,14 @@ _DEFAULT_BRIDGE_OPTIONS = {
 class NetworkService:
     def __init__(self, store: NetworkStore, containers: ContainerStore, firewall: Firewall, *, owner: str,
                  default_bridge: str, bip: str = "", pools: Iterable[Pool] = DEFAULT_POOLS,
-                 emit: Callable[..., Any] | None = None) -> None:
+                 icc: bool = True, emit: Callable[..., Any] | None = None) -> None:
         self.store = store
         self.containers = containers
         self.firewall = firewall
         self.owner = owner
         self.default_bridge_name = default_bridge
         self.bip = bip
+        self.icc = icc   # dockerd's --icc: may the default bridge's containers talk to each other
         self.pools = tuple(pools)
         self._emit = emit or (lambda *a, **k: None)
         self.address_pools: dict[str, AddressPool] = {}
@@ -108,7 +109,8 @@ class NetworkService:
         n = current or Network(id=secrets.token_hex(32), name="bridge", driver="bridge", created=now_rfc3339(),
                                default_bridge=True)
         n.bridge = self.default_bridge_name
-        n.options = {**_DEFAULT_BRIDGE_OPTIONS, "com.docker.network.bridge.name": self.default_bridge_name}
+        n.options = {**_DEFAULT_BRIDGE_OPTIONS, "com.docker.network.bridge.name": self.default_bridge_name,
+                     "com.docker.network.bridge.enable_icc": "true" if self.icc else "false"}
         if self.bip:
             iface = ipaddress.IPv4Interface(self.bip)
             n.subnet, n.gateway = str(iface.network), str(iface.ip)
@@ -159,7 +161,7 @@ class NetworkService:
 
     # ------------------------------------------------------------------ firewall
     def _rules(self) -> tuple[list[BridgeRules], list[PortRule]]:
-        bridges = [BridgeRules(n.bridge, n.subnet, internal=n.internal, masquerade=n.masquerade)
+        bridges = [BridgeRules(n.bridge, n.subnet, internal=n.internal, masquerade=n.masquerade, icc=n.icc)
                    for n in self.store.all() if n.is_bridge and n.id in self.address_pools]
         return bridges, self.port_rules()
 

@@ -20,6 +20,7 @@ from dockyard import errors
 from dockyard.engine.container_filters import label_match
 from dockyard.engine.container_store import ContainerStore
 from dockyard.engine.volume_store import ANONYMOUS_LABEL, Volume, VolumeStore
+from dockyard.gostrconv import parse_bool
 from dockyard.volume.local import DRIVER, LocalDriver
 
 __all__ = ["VolumeService", "LIST_FILTERS", "PRUNE_FILTERS"]
@@ -47,11 +48,10 @@ def _bool_filter(f: dict[str, list[str]], key: str) -> bool | None:
 
 
 def _parse_go_bool(key: str, text: str) -> bool:
-    if text in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if text in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise errors.InvalidArgument(f"invalid filter '{key}': strconv.ParseBool: parsing \"{text}\": invalid syntax")
+    try:
+        return parse_bool(text)
+    except ValueError as e:
+        raise errors.InvalidArgument(f"invalid filter '{key}': {e}") from None
 
 
 def _name_match(wanted: list[str], name: str) -> bool:

@@ -57,6 +57,7 @@ class BridgeRules:
     subnet: str  # "172.18.0.0/16"
     internal: bool = False  # --internal: only traffic between the bridge's own ports
     masquerade: bool = True  # com.docker.network.bridge.enable_ip_masquerade
+    icc: bool = True  # com.docker.network.bridge.enable_icc: may its containers talk to each other
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,9 @@ def ruleset(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule
         post.append(f"oifname {q} ip saddr {all_subnets} ct status dnat masquerade")
         if b.masquerade:
             post.append(f"ip saddr {subnets[b.bridge]} oifname != {q} masquerade")
+    for b in bridges:
+        if not b.icc:   # bridged frames reach this hook through br_netfilter (enabled in apply)
+            forward.insert(0, f'iifname "{b.bridge}" oifname "{b.bridge}" drop')
     forward.append("ct state established,related accept")
     forward.append("ct status dnat accept")  # published ports are public, across bridges too
     for b in bridges:
@@ -230,6 +234,10 @@ class Firewall:
         script = ruleset(self.table, bridges, ports)
         with self._lock:
             self._check_netns()
+            # traffic between ports of one bridge skips the IP hooks unless br_netfilter passes it up
+            if not all(b.icc for b in bridges) and not _write_sysctl(
+                    "net/bridge/bridge-nf-call-iptables", "1", only_if_not=True):
+                raise FirewallError("enable_icc=false needs br_netfilter (net.bridge.bridge-nf-call-iptables)")
             self._run(script)
 
     def dump(self) -> str:
