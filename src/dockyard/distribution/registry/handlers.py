@@ -348,6 +348,9 @@ class Registry:
             if not m or int(m.group(2)) < int(m.group(1)):
                 raise RegistryError("RANGE_INVALID", detail={"content-range": content_range})
             start, length = int(m.group(1)), int(m.group(2)) - int(m.group(1)) + 1
+            current = self.uploads.size(name, ref)
+            if start != current:   # checked before the length, as distribution does
+                raise RegistryError("RANGE_INVALID", detail={"expected_start": current, "start": start})
             declared = req.headers.get("content-length", "")
             if declared.isdigit() and int(declared) != length:
                 raise RegistryError("SIZE_INVALID", detail={"content-range": content_range,
