@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+
 from registry_harness import RunningRegistry, sha256, write_htpasswd
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
