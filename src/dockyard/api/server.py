@@ -33,7 +33,7 @@ from dockyard.api.http import (
     StreamResponse,
 )
 
-__all__ = ["ApiServer", "Router"]
+__all__ = ["ApiServer", "Router", "HttpConnection"]
 
 log = logging.getLogger("dockyard.api")
 
@@ -104,7 +104,9 @@ def common_headers() -> list[tuple[str, str]]:
     ]
 
 
-class _Connection:
+class HttpConnection:
+    """One client connection: h11 events in, `Response`s out. `_dispatch` picks the handler."""
+
     def __init__(self, router: Router, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.router = router
         self.reader = reader
@@ -188,30 +190,47 @@ class _Connection:
     async def _handle(self, request: h11.Request) -> None:
         method = request.method.decode()
         target = request.target.decode("latin-1")
-        headers = {k.decode().lower(): v.decode("latin-1") for k, v in request.headers}
+        headers: dict[str, str] = {}
+        for k, v in request.headers:
+            # a repeated header (Go clients send one Accept per media type) is one comma list
+            name, value = k.decode().lower(), v.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
         self._request_has_body = "chunked" in headers.get("transfer-encoding", "").lower() or \
             headers.get("content-length", "0").strip() not in ("", "0")
         path = target.partition("?")[0]
         log.debug("%s %s", method, target)
+        response = await self._dispatch(method, target, path, headers)
+        if method == "HEAD":
+            response = self._head_response(response)
+        await self._respond(response, headers)
+
+    async def _dispatch(self, method: str, target: str, path: str, headers: dict[str, str]) -> Response:
+        """Route one request to its handler; errors become responses. Other servers speaking
+        another API over the same plumbing (the registry) override this."""
         try:
             version, path = split_version(path)
             handler, params = self.router.match(method, path)
             req = Request.build(method, target, headers, version, path, self._body_chunk)
             req.params = params
-            response = await handler(req)
+            return await handler(req)
         except errors.DockyardError as e:
-            response = JSONResponse(error_body(e), status_for(e))
+            return JSONResponse(error_body(e), status_for(e))
         except Exception as e:  # a bug: report it as Docker does, keep serving
             log.exception("handler failed: %s %s", method, target)
-            response = JSONResponse({"message": f"internal error: {e}"}, 500)
-        if method == "HEAD" and not isinstance(response, HijackResponse):
-            status = response.status if not isinstance(response, StreamResponse) else 200
-            response = EmptyResponse(status, headers=dict(getattr(response, "headers", None) or {}),
-                                     content_type="text/plain; charset=utf-8")
-        await self._respond(response, headers)
+            return JSONResponse({"message": f"internal error: {e}"}, 500)
+
+    def _head_response(self, response: Response) -> Response:
+        if isinstance(response, HijackResponse):
+            return response
+        status = response.status if not isinstance(response, StreamResponse) else 200
+        return EmptyResponse(status, headers=dict(getattr(response, "headers", None) or {}),
+                             content_type="text/plain; charset=utf-8")
+
+    def _common_headers(self) -> list[tuple[str, str]]:
+        return common_headers()
 
     async def _respond(self, response: Response, request_headers: dict[str, str]) -> None:
-        hdrs = common_headers()
+        hdrs = self._common_headers()
         if isinstance(response, JSONResponse | BytesResponse):
             if isinstance(response, JSONResponse):
                 body = json.dumps(response.body).encode() + b"\n"
@@ -223,8 +242,8 @@ class _Connection:
             await self._send(h11.Response(status_code=response.status, headers=hdrs, reason=_reason(response.status)),
                              h11.Data(data=body), h11.EndOfMessage())
         elif isinstance(response, EmptyResponse):
-            if response.status not in (204, 304):
-                hdrs.append(("Content-Length", "0"))
+            if response.status not in (204, 304) and "Content-Length" not in response.headers:
+                hdrs.append(("Content-Length", "0"))   # a HEAD answer may state the real length
             if response.content_type:
                 hdrs.append(("Content-Type", response.content_type))
             hdrs += list(response.headers.items())
@@ -238,7 +257,8 @@ class _Connection:
         if response.content_type:
             hdrs.append(("Content-Type", response.content_type))
         hdrs += list(response.headers.items())
-        hdrs.append(("Transfer-Encoding", "chunked"))
+        if "Content-Length" not in response.headers:   # a known length (a blob) is sent as such
+            hdrs.append(("Transfer-Encoding", "chunked"))
         iterator = response.chunks.__aiter__()
         try:
             await self._send(h11.Response(status_code=response.status, headers=hdrs,
@@ -329,7 +349,7 @@ class ApiServer:
         if task is not None:
             self._tasks.add(task)
         try:
-            await _Connection(self.router, reader, writer).serve()
+            await HttpConnection(self.router, reader, writer).serve()
         finally:
             if task is not None:
                 self._tasks.discard(task)

@@ -120,6 +120,9 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
         "info": COMMANDS["info"],
         "prune": ("prune", "SYSTEM_PRUNE", "Remove unused data"),
     }),
+    "registry": ("Run a registry (OCI distribution)", {
+        "serve": ("registrycmd", "REGISTRY_SERVE", "Serve the OCI distribution API from a local directory"),
+    }),
     "builder": ("Manage builds", {
         "build": COMMANDS["build"],
         "prune": ("prune", "BUILDER_PRUNE", "Remove build cache"),
@@ -133,6 +136,7 @@ _GROUP_ALIASES = {
     "volume": {"list": "ls", "remove": "rm"},
     "system": {},
     "builder": {},
+    "registry": {},
 }
 
 GLOBAL_FLAGS = (
