@@ -128,3 +128,34 @@ def test_user_network_link_is_an_alias_for_the_parent_only(clean):
     assert d.docker("exec", "linker", "nslookup", "other").stdout_text.count(f"Address: {ip}") == 1
     r = d.docker("run", "--rm", "--network", "unet", "busybox", "nslookup", "other", check=False)
     assert r.returncode != 0 and ip not in r.stdout_text
+
+
+@pytest.fixture(scope="module")
+def no_icc(tmp_path_factory):
+    from daemon_harness import Daemon, busybox_rootfs_tar
+    d = Daemon(["--icc=false"])
+    try:
+        d.start()
+        d.docker("import", "-c", 'CMD ["sh"]', str(busybox_rootfs_tar(tmp_path_factory.mktemp("bb"))),
+                 "busybox:latest")
+        yield d
+    finally:
+        left = d.stop()
+    assert not any(left.values()), f"the daemon left these behind: {left}"
+
+
+def test_icc_false_lets_a_link_reach_only_the_exposed_port(no_icc):
+    d = no_icc
+    two = "mkdir -p /www && echo hello-web > /www/index.html && httpd -p 81 -h /www && exec httpd -f -p 80 -h /www"
+    d.docker("run", "-d", "--name", "guarded", "--expose", "80", "busybox", "sh", "-c", two)
+    ip = _inspect(d, "guarded")["NetworkSettings"]["IPAddress"]
+    try:
+        linked = d.docker("run", "--rm", "--link", "guarded:g", "busybox", "sh", "-c",
+                          f"{GET.format('g', 80)}; echo ---; {GET.format('g', 81)}", check=False,
+                          timeout=60).stdout_text
+        on_port, off_port = linked.split("---")
+        assert "hello-web" in on_port and "hello-web" not in off_port
+        stranger = d.docker("run", "--rm", "busybox", "sh", "-c", GET.format(ip, 80), check=False, timeout=60)
+        assert "hello-web" not in stranger.stdout_text
+    finally:
+        d.docker("rm", "-f", "guarded", check=False)

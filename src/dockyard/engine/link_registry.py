@@ -93,16 +93,17 @@ def linked_children(c: Container, store: ContainerStore) -> list[links.LinkedChi
     return out
 
 
-def firewall_rules(store: ContainerStore, parent_ids: set[str] | None = None) -> list[LinkRule]:
-    """The accept rules of every running parent's links to running children on the default bridge."""
+def firewall_rules(store: ContainerStore) -> list[LinkRule]:
+    """The accept rules of every plugged parent's links to plugged children on the default bridge.
+    (Plugged, not running: the rules go in while the parent starts, before it is marked running.)"""
     out: list[LinkRule] = []
     for c in store.all():
-        if not c.links or not c.state.status.is_running or (parent_ids is not None and c.id not in parent_ids):
+        if not c.links or not c.endpoints:
             continue
         parent_ip = ((c.network_settings.get("Networks") or {}).get("bridge") or {}).get("IPAddress")
         for r in c.links:
             child = store.by_id(r["Child"])
-            if not parent_ip or child is None or not child.state.status.is_running:
+            if not parent_ip or child is None or not child.endpoints:
                 continue
             child_ip = ((child.network_settings.get("Networks") or {}).get("bridge") or {}).get("IPAddress")
             for num, proto in links.sorted_ports(child.config.get("ExposedPorts") or {}) if child_ip else ():
