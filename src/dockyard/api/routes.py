@@ -38,7 +38,7 @@ def build_router(system: SystemHandlers, containers: ContainerHandlers, images: 
     r.add("POST", "/containers/{id}/attach", containers.attach)
     r.add("POST", "/containers/{id}/resize", containers.resize)
     r.add("GET", "/containers/{id}/logs", containers.logs)
-    r.add("DELETE", "/containers/{id}", containers.remove)
+    r.add("DELETE", "/containers/{id:path}", containers.remove)  # rm --link /parent/alias
 
     if execs is not None:
         r.add("POST", "/containers/{id}/exec", execs.create)

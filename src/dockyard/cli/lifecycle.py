@@ -79,8 +79,12 @@ def _kill(cli: Cli, o: Parsed) -> int:
 
 def _rm(cli: Cli, o: Parsed) -> int:
     params = {"force": o.bool("force"), "v": o.bool("volumes"), "link": o.bool("link")}
-    return for_each(cli, o.args, lambda n: cli.client.call("DELETE", f"/containers/{_q(n)}", params),
-                    lambda n, _r: n)
+
+    def rm(name: str) -> Any:
+        # a link's name is /parent/alias: its slashes are part of the path, as the docker CLI sends it
+        path = "/".join(_q(part) for part in name.strip("/").split("/")) if o.bool("link") else _q(name)
+        return cli.client.call("DELETE", f"/containers/{path}", params)
+    return for_each(cli, o.args, rm, lambda n, _r: n)
 
 
 def _wait(cli: Cli, o: Parsed) -> int:

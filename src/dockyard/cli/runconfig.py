@@ -266,9 +266,12 @@ def build_create_body(o: Parsed, image: str, cmd: list[str], detach: bool = Fals
         endpoint["IPAMConfig"] = {**(endpoint["IPAMConfig"] or {}), "LinkLocalIPs": o.list("link-local-ip")}
     if o.str("mac-address"):
         endpoint["MacAddress"] = o.str("mac-address")
+    if o.list("link") and (net_mode not in ("default", "bridge", "host", "none")
+                           and not net_mode.startswith("container:")):
+        endpoint["Links"] = o.list("link")   # on a user-defined network a link is an endpoint alias
     endpoints = {net_mode: endpoint}
     for extra in networks[1:]:
-        endpoints[extra] = dict(endpoint, Aliases=None, IPAMConfig=None)
+        endpoints[extra] = dict(endpoint, Aliases=None, IPAMConfig=None, Links=None)
 
     health: dict[str, Any] | None = None
     if o.bool("no-healthcheck"):

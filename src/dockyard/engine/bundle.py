@@ -47,6 +47,7 @@ def _etc_files(paths: Paths, c: Container, hostname: str, net: NetPlan) -> dict[
              for h in hc.get("ExtraHosts") or []]
     return write_etc_files(paths.container(c.id), hostname, c.config.get("Domainname", ""),
                            host_network=net.kind == "host", ip=net.ip, extra_hosts=extra,
+                           link_hosts=net.link_hosts,
                            embedded_dns=net.embedded_dns, dns=hc.get("Dns"), dns_search=hc.get("DnsSearch"),
                            dns_options=hc.get("DnsOptions"))
 
@@ -68,7 +69,7 @@ def prepare(paths: Paths, c: Container, lowerdirs: list[str], cgroups_path: str,
         etc = _etc_files(paths, c, hostname, net)
         hc = c.host_config
         spec = build_spec(
-            rootfs=str(rootfs), args=[c.path, *c.args], env=c.config.get("Env") or [],
+            rootfs=str(rootfs), args=[c.path, *c.args], env=[*net.link_env, *(c.config.get("Env") or [])],
             cwd=c.config.get("WorkingDir") or "/", user=c.config.get("User") or "",
             hostname=hostname, tty=c.config["Tty"], readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
             cgroups_path=cgroups_path, resources=resources_of(hc), etc_files=etc,

@@ -39,6 +39,8 @@ class Container:
     endpoints: dict = field(default_factory=dict)
     # Docker's MountPoints: binds, volumes and tmpfs mounts resolved at create (volume/mounts.py records)
     mount_points: list = field(default_factory=list)
+    # legacy links (default bridge): [{"Alias": "/parent/alias", "Child": child id}] (engine/links.py)
+    links: list = field(default_factory=list)
 
     def record(self) -> dict:
         return {
@@ -54,6 +56,7 @@ class Container:
             "Health": self.health,
             "Endpoints": self.endpoints,
             "MountPoints": self.mount_points,
+            "Links": self.links,
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class Container:
             manually_stopped=rec.get("HasBeenManuallyStopped", False), health=rec.get("Health"),
             endpoints=rec.get("Endpoints") or {},
             mount_points=rec.get("MountPoints") or [],
+            links=rec.get("Links") or [],
         )
 
 

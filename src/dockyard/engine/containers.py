@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from dockyard import errors
-from dockyard.engine import bundle, lifecycle_errors
+from dockyard.engine import bundle, lifecycle_errors, link_registry
 from dockyard.engine.container_mounts import MountManager
 from dockyard.engine.container_store import Container, ContainerStore
 from dockyard.engine.control import unpause_after_signal
@@ -129,8 +129,10 @@ class ContainerService(Supervision):
         container = Container(
             id=cid, name=name, created=now_rfc3339(), created_ts=created_ts, image_id=image.id,
             config=config, host_config=host_config, path=command[0], args=command[1:])
+        link_registry.check_mode(host_config)
         if self.networking is not None:
             self.networking.configure(container, body.get("NetworkingConfig"))
+        link_registry.register(container, self.store)
         self.store.check_name_free(name)   # before any volume is made for it
         made, fill = self.mounts.register(container, legacy_readonly)
         try:
@@ -399,11 +401,18 @@ class ContainerService(Supervision):
             if self.store.by_id(c.id) is not None:
                 await self._remove_locked(c, volumes)
 
+    async def remove_link(self, name: str) -> None:
+        """`rm --link /parent/alias`; a running parent's firewall holes for it close too."""
+        parent = link_registry.remove_link(self.store, name)
+        if self.networking is not None and parent.state.status.is_running:
+            await self.networking.networks.apply_firewall()
+
     async def _remove_locked(self, c: Container, volumes: bool = False) -> None:
         if self.store.by_id(c.id) is None:
             return
         await asyncio.get_running_loop().run_in_executor(None, self._remove_files, c.id)
         self.store.delete(c.id)
+        link_registry.forget_child(self.store, c.id)
         self.mounts.removed(c, volumes)   # its anonymous volumes too, with rm -v / --rm
         self._locks.pop(c.id, None)
         self.restarts.forget(c.id)

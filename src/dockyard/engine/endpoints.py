@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockyard import errors
+from dockyard.engine import link_registry
 from dockyard.engine.container_store import Container
 from dockyard.engine.etcfiles import resolv_conf
+from dockyard.engine.links import env_vars, hosts_line
 from dockyard.engine.network_config import ENDPOINT_OPERATIONAL, endpoint_settings
 from dockyard.engine.network_store import Network
 from dockyard.engine.networks import NetworkService
@@ -50,6 +52,8 @@ class NetPlan:
     netns_path: str = ""      # kind "container": the netns to join
     share_etc_from: str = ""  # kind "container": the container whose /etc files are shared
     host_gateway: str = ""    # what `--add-host name:host-gateway` means: the default bridge's gateway
+    link_env: tuple[str, ...] = ()    # legacy links: the children's variables, before the container's own
+    link_hosts: tuple[str, ...] = ()  # legacy links: "IP\talias hostname name" lines for /etc/hosts
 
 
 class EndpointManager:
@@ -62,6 +66,7 @@ class EndpointManager:
         self._dns_clients: set[str] = set()
         self._unplugging: set[asyncio.Future[None]] = set()
         networks.port_rules = self._port_rules
+        networks.link_rules = lambda: link_registry.firewall_rules(networks.containers)
 
     # ------------------------------------------------------------------ create
     def configure(self, c: Container, networking_config: Any) -> None:
@@ -138,8 +143,11 @@ class EndpointManager:
             self._assign(c, n, ep)
             primary_ip = primary_ip or ep["IPAddress"]
             embedded = embedded or n.user_defined
+        children = link_registry.linked_children(c, self.networks.containers)
         self._hold_ports(c)
-        return NetPlan("bridge", ip=primary_ip, embedded_dns=embedded, host_gateway=gw)
+        return NetPlan("bridge", ip=primary_ip, embedded_dns=embedded, host_gateway=gw,
+                       link_env=tuple(v for child in children for v in env_vars(child)),
+                       link_hosts=tuple(hosts_line(child) for child in children if child.ip))
 
     def _assign(self, c: Container, n: Network, ep: dict[str, Any]) -> None:
         pool = self.networks.pool(n)
@@ -187,7 +195,7 @@ class EndpointManager:
             n = self.networks.store.by_id(ep["NetworkID"])
             assert n is not None
             await self._plug_endpoint(c, pid, n, ep, want_dns=plan.embedded_dns)
-        if self.held.get(c.id):
+        if self.held.get(c.id) or c.links:
             await self.networks.apply_firewall()
 
     async def _plug_endpoint(self, c: Container, pid: int, n: Network, ep: dict[str, Any], *,
@@ -239,7 +247,7 @@ class EndpointManager:
             h.close()
         if c.network_settings.get("Ports"):
             c.network_settings["Ports"] = {}
-        if had_ports:
+        if had_ports or c.links or self._is_linked(c.id):
             await self.networks.apply_firewall()
 
     def _unplug_later(self, veth: str) -> None:
@@ -256,6 +264,9 @@ class EndpointManager:
         """Wait for the links being removed in the background (daemon shutdown, tests)."""
         if self._unplugging:
             await asyncio.gather(*self._unplugging, return_exceptions=True)
+
+    def _is_linked(self, cid: str) -> bool:
+        return any(r.get("Child") == cid for p in self.networks.containers.all() for r in p.links)
 
     def _forget_address(self, name: str, ep: dict[str, Any]) -> None:
         n = self.networks.store.by_id(ep.get("NetworkID") or "") or self.networks.store.by_name(name)

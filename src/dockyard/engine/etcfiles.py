@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["write_etc_files"]
@@ -57,7 +58,8 @@ def resolv_conf(host_network: bool, host_file: Path = Path("/etc/resolv.conf"), 
 
 
 def write_etc_files(container_dir: Path, hostname: str, domainname: str, *, host_network: bool,
-                    ip: str = "", extra_hosts: list[str] | None = None, embedded_dns: bool = False,
+                    ip: str = "", extra_hosts: list[str] | None = None, link_hosts: Sequence[str] = (),
+                    embedded_dns: bool = False,
                     dns: list[str] | None = None, dns_search: list[str] | None = None,
                     dns_options: list[str] | None = None) -> dict[str, str]:
     """Write the three files; return container path → host path for bind mounts."""
@@ -69,6 +71,7 @@ def write_etc_files(container_dir: Path, hostname: str, domainname: str, *, host
         hosts += f"{addr}\t{name}\n"
     if ip:
         hosts += f"{ip}\t{fqdn} {hostname}\n" if fqdn != hostname else f"{ip}\t{hostname}\n"
+    hosts += "".join(f"{line}\n" for line in link_hosts)   # legacy links come last, as in Docker
     files = {
         "/etc/hostname": (container_dir / "hostname", f"{hostname}\n"),
         "/etc/hosts": (container_dir / "hosts", hosts),

@@ -21,7 +21,7 @@ from dockyard.engine.network_config import network_from_request
 from dockyard.engine.network_store import Network, NetworkStore
 from dockyard.engine.timeutil import now_rfc3339
 from dockyard.network import bridge as links
-from dockyard.network.firewall import BridgeRules, Firewall, PortRule
+from dockyard.network.firewall import BridgeRules, Firewall, LinkRule, PortRule
 from dockyard.network.ipam import DEFAULT_POOLS, AddressPool, Pool, pick_subnet
 
 __all__ = ["NetworkService"]
@@ -49,6 +49,7 @@ class NetworkService:
         self._emit = emit or (lambda *a, **k: None)
         self.address_pools: dict[str, AddressPool] = {}
         self.port_rules: Callable[[], list[PortRule]] = lambda: []   # set by the endpoint manager
+        self.link_rules: Callable[[], list[LinkRule]] = lambda: []   # legacy links, default bridge only
         self._fw_lock = threading.Lock()
         self._fw_generation = 0
         self._fw_applied = 0
@@ -161,7 +162,9 @@ class NetworkService:
 
     # ------------------------------------------------------------------ firewall
     def _rules(self) -> tuple[list[BridgeRules], list[PortRule]]:
-        bridges = [BridgeRules(n.bridge, n.subnet, internal=n.internal, masquerade=n.masquerade, icc=n.icc)
+        link_rules = tuple(self.link_rules())
+        bridges = [BridgeRules(n.bridge, n.subnet, internal=n.internal, masquerade=n.masquerade, icc=n.icc,
+                               links=link_rules if n.name == "bridge" and not n.icc else ())
                    for n in self.store.all() if n.is_bridge and n.id in self.address_pools]
         return bridges, self.port_rules()
 

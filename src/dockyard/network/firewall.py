@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from dockyard.errors import InvalidArgument
 from dockyard.network.nftlib import Nft, NftError
 
-__all__ = ["BridgeRules", "PortRule", "Firewall", "FirewallError", "ruleset", "table_name"]
+__all__ = ["BridgeRules", "LinkRule", "PortRule", "Firewall", "FirewallError", "ruleset", "table_name"]
 
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")  # IFNAMSIZ-1, and nothing nft would need escaped
 _PROTOS = ("tcp", "udp", "sctp")
@@ -52,12 +52,22 @@ class FirewallError(NftError):
 
 
 @dataclass(frozen=True)
+class LinkRule:
+    """A legacy link's hole in icc=false: the parent may reach one exposed port of the child."""
+    parent_ip: str
+    child_ip: str
+    port: int
+    proto: str  # "tcp" | "udp" | "sctp"
+
+
+@dataclass(frozen=True)
 class BridgeRules:
     bridge: str  # Linux bridge interface name, e.g. "dyt1a2b3c" or "br-0123456789ab"
     subnet: str  # "172.18.0.0/16"
     internal: bool = False  # --internal: only traffic between the bridge's own ports
     masquerade: bool = True  # com.docker.network.bridge.enable_ip_masquerade
     icc: bool = True  # com.docker.network.bridge.enable_icc: may its containers talk to each other
+    links: tuple[LinkRule, ...] = ()  # with icc=false: the legacy links' accepted ports
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,20 @@ def _dnat_rule(p: PortRule) -> str | None:
     return f"{match}{proto} dport {_port(p.host_port)} dnat to {target}"
 
 
+def _link_rules(b: BridgeRules) -> list[str]:
+    """Docker's link rules: parent → child on the port, and the child's answers from that port."""
+    q = f'"{b.bridge}"'
+    out = []
+    for link in b.links:
+        parent, child = _ipv4(link.parent_ip, "parent address"), _ipv4(link.child_ip, "child address")
+        if link.proto not in _PROTOS:
+            raise InvalidArgument(f"invalid protocol: {link.proto!r}")
+        port = _port(link.port)
+        out.append(f"iifname {q} oifname {q} ip saddr {parent} ip daddr {child} {link.proto} dport {port} accept")
+        out.append(f"iifname {q} oifname {q} ip saddr {child} ip daddr {parent} {link.proto} sport {port} accept")
+    return out
+
+
 def ruleset(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule]) -> str:
     """The nft script that atomically replaces `table ip <table>` with this rule set."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,127}", table):
@@ -165,7 +189,7 @@ def ruleset(table: str, bridges: Sequence[BridgeRules], ports: Sequence[PortRule
             post.append(f"ip saddr {subnets[b.bridge]} oifname != {q} masquerade")
     for b in bridges:
         if not b.icc:   # bridged frames reach this hook through br_netfilter (enabled in apply)
-            forward.insert(0, f'iifname "{b.bridge}" oifname "{b.bridge}" drop')
+            forward[:0] = [*_link_rules(b), f'iifname "{b.bridge}" oifname "{b.bridge}" drop']
     forward.append("ct state established,related accept")
     forward.append("ct status dnat accept")  # published ports are public, across bridges too
     for b in bridges:

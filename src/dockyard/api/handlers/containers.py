@@ -17,6 +17,7 @@ from dockyard.api.http import (
     StreamResponse,
 )
 from dockyard.engine import attach as attach_mod
+from dockyard.engine import link_registry
 from dockyard.engine.container_filters import CONTAINER_FILTERS, select
 from dockyard.engine.containers import ContainerService
 from dockyard.engine.logs import LogOptions, log_stream
@@ -60,7 +61,7 @@ class ContainerHandlers:
         if legacy:
             _refuse_forced_rro(body)
         c = await self.containers.create(body, req.arg("name") or None, legacy_readonly=legacy)
-        return JSONResponse({"Id": c.id, "Warnings": []}, 201)
+        return JSONResponse({"Id": c.id, "Warnings": link_registry.create_warnings(c.host_config)}, 201)
 
     async def list(self, req: Request) -> Response:
         filters = parse_filters(req.arg("filters"), CONTAINER_FILTERS)
@@ -85,8 +86,9 @@ class ContainerHandlers:
     async def inspect(self, req: Request) -> Response:
         c = self.containers.get(req.params["id"])
         size = self._size(c) if req.flag("size") else None
-        return JSONResponse(wire.container_inspect(c, self.containers.paths, size=size,
-                                                    exec_ids=self.containers.exec_ids(c.id)))
+        out = wire.container_inspect(c, self.containers.paths, size=size, exec_ids=self.containers.exec_ids(c.id))
+        out["HostConfig"]["Links"] = link_registry.inspect_links(c, self.containers.store)
+        return JSONResponse(out)
 
     async def start(self, req: Request) -> Response:
         await self.containers.start(req.params["id"])
@@ -107,6 +109,9 @@ class ContainerHandlers:
         return EmptyResponse(204)
 
     async def remove(self, req: Request) -> Response:
+        if req.flag("link"):
+            await self.containers.remove_link(req.params["id"])
+            return EmptyResponse(204)
         await self.containers.remove(req.params["id"], force=req.flag("force"), volumes=req.flag("v"))
         return EmptyResponse(204)
 
