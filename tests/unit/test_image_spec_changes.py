@@ -1,11 +1,14 @@
 """`docker import -c` change lines and image filter helpers (engine/images_changes.py, images_filters.py)."""
 
+import signal
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dockyard.engine.images_changes import apply_changes, expand_ports, parse_duration, parse_signal
+from dockyard.engine.images_changes import apply_changes, expand_ports, parse_duration
 from dockyard.engine.images_filters import Filters, get_timestamp
+from dockyard.engine.signames import parse_signal
 from dockyard.errors import InvalidArgument
 from dockyard.oci.image_spec import Healthcheck, RunConfig
 
@@ -115,3 +118,12 @@ def test_changes_never_crash(lines: list[str]) -> None:
         apply_changes(RunConfig(), lines)
     except InvalidArgument:
         pass
+
+
+def test_parse_signal_defaults_and_numbers():
+    assert parse_signal(None, 15) == parse_signal("", 15) == 15
+    assert parse_signal(9) == parse_signal(" 9 ") == parse_signal("kill") == parse_signal("SIGKILL") == 9
+    assert parse_signal("RTMIN+3") == signal.SIGRTMIN + 3
+    for bad in ("0", "65", "-1", "SIGNOPE", "IGN", None):
+        with pytest.raises(InvalidArgument, match="Invalid signal"):
+            parse_signal(bad)

@@ -12,7 +12,8 @@ from dataclasses import replace
 
 from dockyard.build import instructions as ins
 from dockyard.build.golang import go_quote
-from dockyard.engine.images_changes import DEFAULT_SHELL, expand_ports, merge_env, parse_signal
+from dockyard.engine.images_changes import DEFAULT_SHELL, expand_ports, merge_env
+from dockyard.engine.signames import parse_signal
 from dockyard.errors import InvalidArgument
 from dockyard.oci.image_spec import Healthcheck, RunConfig
 

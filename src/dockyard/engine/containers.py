@@ -28,6 +28,7 @@ from dockyard.engine.endpoints import EndpointManager, NetPlan
 from dockyard.engine.health import HealthMonitor
 from dockyard.engine.logopts import parse_log_config
 from dockyard.engine.names import generate_name, validate_name
+from dockyard.engine.signames import parse_signal
 from dockyard.engine.state import ContainerState, Status
 from dockyard.engine.supervision import Supervision
 from dockyard.engine.timeutil import now_rfc3339
@@ -37,7 +38,7 @@ from dockyard.shim import client as shim
 from dockyard.shim.zygote import RuntimeCreateError, ShimRequest, Zygote
 from dockyard.store.paths import Paths
 
-__all__ = ["ContainerService", "ExecTracker", "WaitResult", "parse_signal"]
+__all__ = ["ContainerService", "ExecTracker", "WaitResult"]
 
 log = logging.getLogger("dockyard.containers")
 
@@ -46,24 +47,6 @@ log = logging.getLogger("dockyard.containers")
 class WaitResult:
     status_code: int
     error: str = ""
-
-
-def parse_signal(value: str | int | None, default: int = signals.SIGKILL) -> int:
-    """'SIGTERM', 'TERM', 'term', '15' → 15; Docker's error for anything else."""
-    if value is None or value == "":
-        return default
-    text = str(value).strip()
-    if text.isdigit():
-        num = int(text)
-        if 0 < num < 65:
-            return num
-    else:
-        name = text.upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        sig = signals.Signals.__members__.get(name)
-        if sig is not None:
-            return int(sig)
-    raise errors.InvalidArgument(f"Invalid signal: {value}")
 
 
 class ExecTracker(Protocol):

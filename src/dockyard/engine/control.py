@@ -52,7 +52,7 @@ async def unpause_after_signal(svc: Any, c: Container, sig: int) -> None:
         return
     stop_signal = c.config.get("StopSignal")
     if stop_signal and sig != signals.SIGKILL:
-        from dockyard.engine.containers import parse_signal
+        from dockyard.engine.signames import parse_signal
 
         try:
             if parse_signal(stop_signal) != sig:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import signal
 from dataclasses import replace
 
+from dockyard.engine.signames import parse_signal
 from dockyard.errors import InvalidArgument
 from dockyard.oci.image_spec import Healthcheck, RunConfig
 
-__all__ = ["apply_changes", "parse_duration", "parse_signal", "expand_ports", "merge_env", "DEFAULT_SHELL"]
+__all__ = ["apply_changes", "parse_duration", "expand_ports", "merge_env", "DEFAULT_SHELL"]
 
 VALID = {"cmd", "entrypoint", "env", "expose", "healthcheck", "label", "onbuild", "stopsignal",
          "user", "volume", "workdir"}
@@ -314,25 +314,3 @@ def expand_ports(spec: str) -> list[str]:
     if not (0 <= lo <= 65535 and 0 <= hi <= 65535) or hi < lo:
         raise InvalidArgument(f"invalid containerPort: {port}")
     return [f"{p}/{proto}" for p in range(lo, hi + 1)]
-
-
-def parse_signal(raw: str) -> int:
-    """Docker's signal.ParseSignal: a number, or a name with or without SIG."""
-    try:
-        num = int(raw)
-    except ValueError:
-        name = raw.upper().removeprefix("SIG")
-        if name.startswith("RTMIN") or name.startswith("RTMAX"):
-            base = signal.SIGRTMIN if name.startswith("RTMIN") else signal.SIGRTMAX
-            off = name[5:]
-            try:
-                return int(base) + (int(off) if off else 0)
-            except ValueError:
-                raise InvalidArgument(f"Invalid signal: {raw}") from None
-        sig = getattr(signal, "SIG" + name, None)
-        if not isinstance(sig, signal.Signals) or name in ("IGN", "DFL"):
-            raise InvalidArgument(f"Invalid signal: {raw}") from None
-        return int(sig)
-    if num <= 0 or num > 64:
-        raise InvalidArgument(f"Invalid signal: {raw}")
-    return num

@@ -116,7 +116,7 @@ class Supervision:
 
 
 def _same_signal(stop_signal: str, sig: int) -> bool:
-    from dockyard.engine.containers import parse_signal
+    from dockyard.engine.signames import parse_signal
     try:
         return parse_signal(stop_signal) == sig
     except Exception:  # noqa: BLE001 - a bad StopSignal never matches
