@@ -23,3 +23,13 @@ def daemon(tmp_path_factory):
     finally:
         left = d.stop()
     assert not any(left.values()), f"the daemon left these behind: {left}"
+
+
+@pytest.fixture()
+def clean(daemon):
+    """The module's daemon, with every container and unused network gone after the test."""
+    yield daemon
+    ids = daemon.docker("ps", "-aq").stdout_text.split()
+    if ids:
+        daemon.docker("rm", "-f", *ids, check=False)
+    daemon.docker("network", "prune", "-f", check=False)

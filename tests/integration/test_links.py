@@ -18,15 +18,6 @@ def _inspect(d, ref: str) -> dict:
     return json.loads(d.docker("inspect", ref).stdout_text)[0]
 
 
-@pytest.fixture()
-def clean(daemon):
-    yield daemon
-    ids = daemon.docker("ps", "-aq").stdout_text.split()
-    if ids:
-        daemon.docker("rm", "-f", *ids, check=False)
-    daemon.docker("network", "prune", "-f", check=False)
-
-
 def test_link_on_the_default_bridge_gives_hosts_env_and_reach(clean):
     d = clean
     d.docker("run", "-d", "--name", "db", "--expose", "80", "-e", "SECRET=s3", "busybox", "sh", "-c", WEB)

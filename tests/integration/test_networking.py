@@ -84,15 +84,6 @@ def _nft_rules(d) -> str:
                           text=True).stdout
 
 
-@pytest.fixture()
-def clean(daemon):
-    yield daemon
-    ids = daemon.docker("ps", "-aq").stdout_text.split()
-    if ids:
-        daemon.docker("rm", "-f", *ids, check=False)
-    daemon.docker("network", "prune", "-f", check=False)
-
-
 # ---------------------------------------------------------------- the default bridge
 def test_default_bridge_gives_address_gateway_and_egress_route(clean):
     d = clean
