@@ -23,7 +23,7 @@ from dockyard.distribution.client import RegistryClient, RegistryResponseError
 from dockyard.distribution.credentials import Credentials
 from dockyard.engine.images_model import ImageRecord, LayerBlob
 from dockyard.engine.load_archive import Progress
-from dockyard.errors import InvalidArgument, NotFound
+from dockyard.errors import InvalidArgument, NotFound, Unauthorized
 from dockyard.oci.digest import DigestMismatch
 from dockyard.oci.image_spec import INDEX_MEDIA_TYPES, LAYER_MEDIA_TYPES, chain_ids
 from dockyard.store import references
@@ -69,7 +69,7 @@ class PullPlan:
     def run(self, progress: Progress) -> tuple[ImageRecord, bool]:
         """Fetch what is missing and store the image; (record, True if anything changed)."""
         ref = self.ref
-        progress({"status": f"Pulling from {ref.familiar_name if ref.domain != 'docker.io' else ref.path}",
+        progress({"status": f"Pulling from {ref.path}",
                   "id": ref.tag or ref.digest})
         chains = chain_ids(self.diff_ids)
         known: list[LayerBlob | None] = []
@@ -229,6 +229,7 @@ def resolve_pull(images: ImageService, name: str, creds: Credentials | None, *, 
     ref = references.parse_normalized(name).docker_ref()
     client = RegistryClient(ref.domain, creds, insecure=insecure)
     client.scopes = [f"repository:{ref.path}:pull"]
+    ok = False
     try:
         body, media_type, _ = client.get_manifest(ref.path, ref.digest or ref.tag)
         doc = _json(body, "manifest")
@@ -252,8 +253,16 @@ def resolve_pull(images: ImageService, name: str, creds: Credentials | None, *, 
                 raise InvalidArgument(f"unsupported media type {desc.get('mediaType')}")
         cfg_desc = doc["config"]
         config = _fetch_small_blob(client, ref.path, str(cfg_desc["digest"]), int(cfg_desc.get("size") or 0))
+        ok = True
     except RegistryResponseError as e:
         raise pull_error(e, ref) from None
+    except Unauthorized as e:
+        # a 404, not a 401: the docker CLI would prompt for a password on a 401
+        raise NotFound(f"pull access denied for {ref.familiar_name}, repository does not exist or may "
+                       f"require 'docker login': {e.message}") from None
+    finally:
+        if not ok:
+            client.close()
     cfg = _json(config, "image config")
     if (cfg.get("os") or "linux") != "linux":
         raise InvalidArgument(f"image operating system \"{cfg.get('os')}\" cannot be used on this platform")
