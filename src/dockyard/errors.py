@@ -12,6 +12,7 @@ __all__ = [
     "InvalidState",
     "NotModified",
     "Forbidden",
+    "Unauthorized",
     "SystemError_",
 ]
 
@@ -49,6 +50,10 @@ class NotModified(DockyardError):
 
 class Forbidden(DockyardError):
     """The operation is not allowed on this object (403)."""
+
+
+class Unauthorized(DockyardError):
+    """Credentials are missing or wrong (401): a registry login or pull refused them."""
 
 
 class SystemError_(DockyardError):  # noqa: N801 - avoid shadowing the builtin

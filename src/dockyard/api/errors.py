@@ -13,6 +13,7 @@ _STATUS: list[tuple[type[errors.DockyardError], int]] = [
     (errors.InvalidArgument, 400),
     (errors.NotModified, 304),
     (errors.Forbidden, 403),
+    (errors.Unauthorized, 401),
     (errors.SystemError_, 500),
 ]
 

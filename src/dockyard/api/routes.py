@@ -55,6 +55,8 @@ def build_router(system: SystemHandlers, containers: ContainerHandlers, images: 
     r.add("GET", "/images/{name:path}/history", images.history)
     r.add("GET", "/images/{name:path}/get", images.save)
     r.add("POST", "/images/{name:path}/tag", images.tag)
+    r.add("POST", "/images/{name:path}/push", images.push)
+    r.add("POST", "/auth", images.auth)
     r.add("DELETE", "/images/{name:path}", images.remove)
     r.add("POST", "/commit", images.commit)
     r.add("POST", "/dockyard/bootstrap", images.bootstrap)

@@ -33,6 +33,17 @@ def to_status_error(err: BaseException, path: str) -> StatusError:
     return StatusError(f"{BIN}: {text}\n\nRun '{BIN} {path} --help' for more information", code)
 
 
+def _stored_auth(name: str) -> str:
+    from dockyard.cli.dockerconfig import auth_header
+    from dockyard.errors import InvalidArgument
+    from dockyard.store import references
+
+    try:
+        return auth_header(references.parse_normalized(name).domain)
+    except (InvalidArgument, ValueError):
+        return "e30="
+
+
 def pull_image(cli: Cli, image: str, platform: str = "", quiet: bool = False, out: Any = None) -> None:
     """`POST /images/create?fromImage=..&tag=..`, progress on stderr (stdout is for the id)."""
     from dockyard.cli.jsonstream import display_stream
@@ -41,7 +52,8 @@ def pull_image(cli: Cli, image: str, platform: str = "", quiet: bool = False, ou
     name, tag, digest = split_reference(image)
     params = {"fromImage": name, "tag": digest or tag or "latest", "platform": platform or None}
     out = out or sys.stderr
-    messages = cli.client.stream_json("POST", "/images/create", params, headers={"X-Registry-Auth": "e30="})
+    messages = cli.client.stream_json("POST", "/images/create", params,
+                                      headers={"X-Registry-Auth": _stored_auth(name)})
     if quiet:
         for m in messages:
             if isinstance(m, dict) and (m.get("error") or m.get("errorDetail")):

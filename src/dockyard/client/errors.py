@@ -12,6 +12,7 @@ __all__ = ["error_for_status", "status_of"]
 _BY_STATUS: dict[int, type[_e.DockyardError]] = {
     304: _e.NotModified,
     400: _e.InvalidArgument,
+    401: _e.Unauthorized,
     403: _e.Forbidden,
     404: _e.NotFound,
     409: _e.Conflict,

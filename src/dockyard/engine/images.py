@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from dockyard.distribution.credentials import Credentials
 from dockyard.engine import images_delete
 from dockyard.engine.images_changes import apply_changes
 from dockyard.engine.images_filters import list_images
@@ -72,6 +73,8 @@ class ImageService:
         self.lock = threading.RLock()
         # Image events (tag, untag, delete, import): the daemon plugs in its event bus.
         self.emit: Callable[..., Any] = lambda *args, **attrs: None
+        # registries reached over plain HTTP besides loopback ones (dockerd's --insecure-registry)
+        self.insecure_registries: tuple[str, ...] = ()
 
     # ------------------------------------------------------------ writing
     def ingest_layer(self, stream: Any) -> LayerBlob:
@@ -242,6 +245,31 @@ class ImageService:
         record = self.store_image(config, [layer], [str(r) for r in refs])
         self.emit("image", "import", record.id, name=record.id)
         return record
+
+    # ------------------------------------------------------------ registries
+    def pull(self, name: str, creds: Credentials | None, progress: Callable[[dict[str, Any]], None]) -> ImageRecord:
+        """`docker pull` (images_pull.py); the API handler runs its two steps itself."""
+        from dockyard.engine.images_pull import resolve_pull
+
+        plan = resolve_pull(self, name, creds, insecure=self.insecure_registries)
+        try:
+            record, _ = plan.run(progress)
+        finally:
+            plan.client.close()
+        self.emit("image", "pull", plan.ref.familiar, name=plan.ref.familiar)
+        return record
+
+    def push(self, name: str, tag: str, creds: Credentials | None,
+             progress: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+        """`docker push` of `name:tag`, or of every tag of the repository when `tag` is "" (images_push.py)."""
+        from dockyard.engine.images_push import push_tags, push_targets
+
+        return push_tags(self, push_targets(self, name, tag), creds, progress, insecure=self.insecure_registries)
+
+    def record_repo_digest(self, image_id: str, ref: Reference) -> None:
+        """Remember `repo@digest` (a RepoDigest) for an image; no tag event, as moby."""
+        with self.lock, self.db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO tags (reference, image_id) VALUES (?, ?)", (str(ref), image_id))
 
     # ------------------------------------------------------------ reading
     def resolve(self, name: str) -> ImageRecord:

@@ -49,18 +49,54 @@ class ImageHandlers:
         tag = req.arg("tag")
         ref = f"{image}:{tag}" if tag and not tag.startswith("sha256:") else (
             f"{image}@{tag}" if tag else image)
-        return await self._pull(ref)
+        return await self._pull(ref, req)
 
-    async def _pull(self, ref: str) -> Response:
-        # No registry client yet: a local image is "already there"; anything else fails as
-        # Docker Hub does for an unknown repository.
+    async def _pull(self, ref: str, req: Request) -> Response:
+        """Manifest and config first (a missing image is a 404 before any stream, as moby),
+        then the layers as a progress stream; errors after that travel inside it."""
+        from dockyard.distribution.credentials import decode_auth_header
+        from dockyard.engine.images_pull import resolve_pull
+
+        creds = decode_auth_header(req.headers.get("x-registry-auth", ""))
+        loop = asyncio.get_running_loop()
+        try:
+            plan = await loop.run_in_executor(
+                None, lambda: resolve_pull(self.images, ref, creds, insecure=self.images.insecure_registries))
+        except errors.SystemError_:
+            return self._offline_pull(ref)
+
+        def work(progress):
+            try:
+                record, changed = plan.run(progress)
+            finally:
+                plan.client.close()
+            self.images.emit("image", "pull", plan.ref.familiar, name=plan.ref.familiar)
+            return changed
+
+        shown = str(plan.ref) if plan.ref.domain != "docker.io" else plan.ref.familiar
+
+        def last(changed):
+            word = "Downloaded newer image for " if changed else "Image is up to date for "
+            return {"status": "Status: " + word + shown}
+
+        async def chunks():
+            async for message in relay_progress(work, first=None, last=last):
+                yield json_line(message)
+
+        return StreamResponse(chunks())
+
+    def _offline_pull(self, ref: str) -> Response:
+        # Docker Hub is not reachable here: a local image is "already there"; anything else
+        # fails as Docker Hub does for an unknown repository.
+        from dockyard.store import references
+
+        parsed = references.parse_normalized(ref)
+        if parsed.domain != "docker.io":
+            raise errors.SystemError_(f'Get "https://{parsed.domain}/v2/": registry unreachable')
         try:
             img = self.images.resolve(ref)
         except errors.NotFound:
-            name = ref.split("@")[0]
-            if ":" in name.rsplit("/", 1)[-1]:
-                name = name.rsplit(":", 1)[0]
-            message = (f"pull access denied for {name}, repository does not exist or may require "
+            message = (f"pull access denied for {parsed.familiar_name}, repository does not exist or may require "
                        "'docker login': denied: requested access to the resource is denied")
             raise errors.NotFound(message) from None
 
@@ -69,6 +105,36 @@ class ImageHandlers:
             yield json_line({"status": "Digest: " + img.id})
 
         return StreamResponse(chunks())
+
+    async def push(self, req: Request) -> Response:
+        """POST /images/{name}/push?tag=: the progress stream, the aux {Tag, Digest, Size} per tag."""
+        from dockyard.distribution.credentials import decode_auth_header
+        from dockyard.engine.images_push import push_tags, push_targets
+
+        creds = decode_auth_header(req.headers.get("x-registry-auth", ""))
+        refs = push_targets(self.images, req.params["name"], req.arg("tag"))
+
+        def work(progress):
+            return push_tags(self.images, refs, creds, progress, insecure=self.images.insecure_registries)
+
+        async def chunks():
+            async for message in relay_progress(work, first=None, last=None):
+                yield json_line(message)
+
+        return StreamResponse(chunks())
+
+    async def auth(self, req: Request) -> Response:
+        """POST /auth: check credentials against the registry, as `docker login` asks."""
+        from dockyard.engine.registry_login import login
+
+        raw = await req.body()
+        try:
+            doc = json.loads(raw) if raw.strip() else {}
+        except ValueError as e:
+            raise errors.InvalidArgument(f"invalid JSON: {e}") from None
+        loop = asyncio.get_running_loop()
+        status = await loop.run_in_executor(None, lambda: login(doc, self.images.insecure_registries))
+        return JSONResponse({"Status": status, "IdentityToken": ""})
 
     async def save(self, req: Request) -> Response:
         """GET /images/get?names=... and GET /images/{name}/get: the archive, streamed.
