@@ -9,20 +9,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from daemon_harness import Daemon, busybox_rootfs_tar  # noqa: E402
+from daemon_harness import daemon_with_busybox  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory):
-    d = Daemon()
-    try:
-        d.start()
-        tar = busybox_rootfs_tar(tmp_path_factory.mktemp("bb"))
-        d.docker("import", "-c", 'CMD ["sh"]', str(tar), "busybox:latest")
+    with daemon_with_busybox(tmp_path_factory.mktemp("bb")) as d:
         yield d
-    finally:
-        left = d.stop()
-    assert not any(left.values()), f"the daemon left these behind: {left}"
 
 
 @pytest.fixture()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,3 +188,17 @@ def busybox_rootfs_tar(dest: Path) -> Path:
     tar = dest / "busybox.tar"
     subprocess.run(["tar", "-C", str(root), "-cf", str(tar), "."], check=True)
     return tar
+
+
+@contextlib.contextmanager
+def daemon_with_busybox(scratch: Path, extra_args: list[str] | None = None) -> Iterator[Daemon]:
+    """A started daemon (with these extra flags) holding busybox:latest; stopped at the end, and
+    an error if it left mounts, cgroups, links or processes behind."""
+    d = Daemon(extra_args)
+    try:
+        d.start()
+        d.docker("import", "-c", 'CMD ["sh"]', str(busybox_rootfs_tar(scratch)), "busybox:latest")
+        yield d
+    finally:
+        left = d.stop()
+    assert not any(left.values()), f"the daemon left these behind: {left}"

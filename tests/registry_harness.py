@@ -49,16 +49,16 @@ class Reply:
 
 
 class RunningRegistry:
-    def __init__(self, root: str, **config: object) -> None:
-        self.config = RegistryConfig(root=root, addr="127.0.0.1:0", **config)  # type: ignore[arg-type]
+    def __init__(self, root: str, host: str = "127.0.0.1", **config: object) -> None:
+        self.config = RegistryConfig(root=root, addr=f"{host}:0", **config)  # type: ignore[arg-type]
         self.registry = build_registry(self.config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = RegistryServer(self.registry, "127.0.0.1", 0)
+        self.server = RegistryServer(self.registry, host, 0)
         asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(10)
         self.port = self.server.port
-        self.addr = f"127.0.0.1:{self.port}"
+        self.addr = f"{host}:{self.port}"
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
@@ -67,7 +67,7 @@ class RunningRegistry:
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> Reply:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = http.client.HTTPConnection(self.addr.rpartition(":")[0], self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()

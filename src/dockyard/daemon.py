@@ -35,6 +35,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="let containers on the default bridge talk to each other (--icc=false: no)")
     p.add_argument("--default-address-pool", action="append", default=[],
                    help="where user networks get subnets: base=10.10.0.0/16,size=24 (repeatable)")
+    p.add_argument("--insecure-registry", action="append", default=[],
+                   help="a registry (host[:port] or CIDR) to reach over plain HTTP (repeatable)")
     p.add_argument("--cgroup-parent", default="dockyard")
     p.add_argument("--default-runtime", default="dockyard")
     p.add_argument("--live-restore", action="store_true",
@@ -159,6 +161,7 @@ async def _serve(args: argparse.Namespace, socket_path: str, zygote) -> int:
     sweep_views(paths)   # container views a crash left mounted
     db = Database(paths.db)
     images = ImageService(paths, db)
+    images.insecure_registries = tuple(args.insecure_registry)
     images.recover()   # finish or roll back what a crash interrupted
     bootstrap_cache = Path(args.bootstrap_cache).resolve() if args.bootstrap_cache \
         else paths.data_root / "bootstrap-cache"

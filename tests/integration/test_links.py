@@ -123,16 +123,9 @@ def test_user_network_link_is_an_alias_for_the_parent_only(clean):
 
 @pytest.fixture(scope="module")
 def no_icc(tmp_path_factory):
-    from daemon_harness import Daemon, busybox_rootfs_tar
-    d = Daemon(["--icc=false"])
-    try:
-        d.start()
-        d.docker("import", "-c", 'CMD ["sh"]', str(busybox_rootfs_tar(tmp_path_factory.mktemp("bb"))),
-                 "busybox:latest")
+    from daemon_harness import daemon_with_busybox
+    with daemon_with_busybox(tmp_path_factory.mktemp("bb"), ["--icc=false"]) as d:
         yield d
-    finally:
-        left = d.stop()
-    assert not any(left.values()), f"the daemon left these behind: {left}"
 
 
 def test_icc_false_lets_a_link_reach_only_the_exposed_port(no_icc):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import platform
@@ -186,8 +187,25 @@ def version_info() -> dict[str, Any]:
     }
 
 
+def registry_config(insecure: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Info's RegistryConfig as dockerd reports it: loopback and the CIDRs given are insecure,
+    each host name given is an index that is not secure."""
+    cidrs, hosts = ["::1/128", "127.0.0.0/8"], []
+    for entry in insecure:
+        try:
+            net = str(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            hosts.append(entry)
+            continue
+        if net not in cidrs:
+            cidrs.append(net)
+    indexes = {"docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True}}
+    indexes.update({h: {"Name": h, "Mirrors": [], "Secure": False, "Official": False} for h in hosts})
+    return {"InsecureRegistryCIDRs": cidrs, "IndexConfigs": indexes, "Mirrors": []}
+
+
 def system_info(*, containers: list[Container], images: int, paths: Paths, cgroup_version: str,
-                runtimes: list[str], default_runtime: str) -> dict[str, Any]:
+                runtimes: list[str], default_runtime: str, insecure_registries: tuple[str, ...] = ()) -> dict[str, Any]:
     uname = os.uname()
     counts = {"running": 0, "paused": 0, "stopped": 0}
     for c in containers:
@@ -217,7 +235,7 @@ def system_info(*, containers: list[Container], images: int, paths: Paths, cgrou
         "CgroupVersion": "2" if cgroup_version == "v2" else "1", "NEventsListener": 0,
         "KernelVersion": uname.release, "OperatingSystem": _os_name(), "OSVersion": "",
         "OSType": "linux", "Architecture": uname.machine, "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": []},
+        "RegistryConfig": registry_config(insecure_registries),
         "NCPU": os.cpu_count() or 1, "MemTotal": mem, "DockerRootDir": str(paths.data_root),
         "Name": uname.nodename, "Labels": [], "ExperimentalBuild": False, "ServerVersion": __version__,
         "Runtimes": {r: {"path": r} for r in runtimes}, "DefaultRuntime": default_runtime,

@@ -18,6 +18,7 @@ import http.client
 import ipaddress
 import json
 import re
+import socket
 import ssl
 import urllib.parse
 from collections.abc import Callable, Iterable
@@ -50,6 +51,19 @@ class RegistryResponseError(DockyardError):
     def __init__(self, status: int, code: str, message: str) -> None:
         self.status, self.code = status, code
         super().__init__(message)
+
+
+def _network_error(e: OSError, netloc: str) -> str:
+    """A connection failure in the words of Go's net/http and crypto/tls, as docker prints them."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        return f"tls: failed to verify certificate: x509: {e.verify_message}"
+    if isinstance(e, ssl.SSLError) and e.reason == "WRONG_VERSION_NUMBER":
+        return "http: server gave HTTP response to HTTPS client"
+    if isinstance(e, ConnectionRefusedError):
+        return f"dial tcp {netloc}: connect: connection refused"
+    if isinstance(e, TimeoutError | socket.timeout):
+        return f"dial tcp {netloc}: i/o timeout"
+    return str(e)
 
 
 def registry_host(domain: str) -> str:
@@ -154,10 +168,10 @@ class RegistryClient:
             except (ConnectionError, http.client.BadStatusLine, http.client.CannotSendRequest) as e:
                 self.close()
                 if attempt or (body is not None and not isinstance(body, bytes)):
-                    raise SystemError_(f'{method} "{self.base_url}{path}": {e}') from None
+                    raise SystemError_(f'{method} "{self.base_url}{path}": {_network_error(e, self.host)}') from None
             except OSError as e:
                 self.close()
-                raise SystemError_(f'{method} "{self.base_url}{path}": {e}') from None
+                raise SystemError_(f'{method} "{self.base_url}{path}": {_network_error(e, self.host)}') from None
         raise AssertionError("unreachable")
 
     def _auth_header(self) -> dict[str, str]:
@@ -231,7 +245,7 @@ class RegistryClient:
             resp = conn.getresponse()
             data = resp.read()
         except OSError as e:
-            raise SystemError_(f'Get "{realm}": {e}') from None
+            raise SystemError_(f'Get "{realm}": {_network_error(e, url.netloc)}') from None
         finally:
             conn.close()
         if resp.status == 401:

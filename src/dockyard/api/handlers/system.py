@@ -30,4 +30,5 @@ class SystemHandlers:
         return JSONResponse(wire.system_info(
             containers=self.containers.list(), images=len(self.images.list()),
             paths=self.containers.paths, cgroup_version=self.cgroup_version,
-            runtimes=["dockyard", "runc"], default_runtime=self.containers.default_runtime))
+            runtimes=["dockyard", "runc"], default_runtime=self.containers.default_runtime,
+            insecure_registries=self.images.insecure_registries))
