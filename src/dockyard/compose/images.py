@@ -6,6 +6,7 @@ A service with `build:` and no `image:` is tagged `<project>-<service>`, as comp
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 
 from dockyard.compose.errors import BUILD_FAILURE, PULL_FAILURE, ComposeError
@@ -56,7 +57,9 @@ def build_service(client: Client, project: Project, name: str, progress: Progres
     tag = service_image(project, name)
     progress.event("Service", name, "Building")
     with tempfile.TemporaryFile() as tmp:
-        dockerfile = make_context_tar(b["context"], b.get("dockerfile"), tmp)
+        # compose resolves `dockerfile` against the context directory, not the current one
+        dockerfile = make_context_tar(b["context"], os.path.join(b["context"], b.get("dockerfile") or "Dockerfile"),
+                                      tmp)
         tmp.seek(0)
         params = {"t": tag, "dockerfile": dockerfile, "target": b.get("target") or None, "rm": "1",
                   "buildargs": json.dumps({k: v for k, v in (b.get("args") or {}).items() if v is not None})
