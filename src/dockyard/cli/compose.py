@@ -236,14 +236,9 @@ def _run(ctx: _Ctx, o: Parsed) -> int:
 
         overrides["Entrypoint"] = shlex.split(o.str("entrypoint"))
     cname = o.str("name") or naming.oneoff_name(p.name, service, secrets.token_hex(6))
-    svc = p.services[service]
-    p.services[service] = {k: v for k, v in svc.items() if k not in ("container_name", "ports")
-                           } if not o.bool("service-ports") else {k: v for k, v in svc.items() if k != "container_name"}
-    try:
-        r._create(service, 1, naming.config_hash(svc), image_id, quiet=True, cname=cname,
-                  command=o.args[1:] or None, oneoff=True, overrides=overrides)
-    finally:
-        p.services[service] = svc
+    dropped = ("container_name",) if o.bool("service-ports") else ("container_name", "ports")
+    run_svc = {k: v for k, v in p.services[service].items() if k not in dropped}
+    r.create_oneoff(service, run_svc, image_id, cname, o.args[1:] or None, overrides)
     client = ctx.cli.client
     if o.bool("detach"):
         client.start(cname)

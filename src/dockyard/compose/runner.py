@@ -116,11 +116,18 @@ class Runner:
             p.name, name, number, working_dir=p.working_dir, config_files=p.config_files, hash_=hash_,
             image_id=image_id, depends_on=naming.depends_on_label(p.services[name]), oneoff=oneoff)
 
+    def create_oneoff(self, name: str, svc: dict[str, Any], image_id: str, cname: str,
+                      command: list[str] | None, overrides: dict[str, Any]) -> str:
+        """A `compose run` container of service `name`, configured as `svc` (the service as the
+        run wants it: no fixed name, ports only with --service-ports), labelled one-off."""
+        return self._create(name, 1, naming.config_hash(svc), image_id, quiet=True, cname=cname,
+                            command=command, oneoff=True, overrides=overrides, svc=svc)
+
     def _create(self, name: str, number: int, hash_: str, image_id: str, quiet: bool = False,
                 cname: str | None = None, command: list[str] | None = None, oneoff: bool = False,
-                overrides: dict[str, Any] | None = None) -> str:
+                overrides: dict[str, Any] | None = None, svc: dict[str, Any] | None = None) -> str:
         p = self.project
-        svc = p.services[name]
+        svc = svc if svc is not None else p.services[name]
         cname = cname or svc.get("container_name") or naming.container_name(p.name, name, number)
         if not quiet:
             self.progress.event("Container", cname, "Creating")
