@@ -56,6 +56,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "update": ("update", "UPDATE", "Update configuration of one or more containers"),
     "bootstrap": ("bootstrap", "BOOTSTRAP", "Create a base image without a registry (busybox, debian, python)"),
     "daemon": ("daemoncmd", "DAEMON", "Run the dockyard daemon"),
+    "compose": ("compose", "COMPOSE", "Define and run multi-container applications"),
 }
 
 _COMMON = ("run", "exec", "ps", "build", "images", "version", "info")
