@@ -18,7 +18,8 @@ from pathlib import Path
 import docker
 import pytest
 
-COUNTER = 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done'
+# written aside then renamed: a freeze between truncate and write would leave /tmp/n empty while paused
+COUNTER = 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.05; done'
 
 
 @pytest.fixture(params=["docker", "dockyard"])
