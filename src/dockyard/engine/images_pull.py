@@ -14,7 +14,6 @@ unpacks and stores in one pass while the download streams).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from dockyard.distribution.credentials import Credentials
 from dockyard.engine.images_model import ImageRecord, LayerBlob
 from dockyard.engine.load_archive import Progress
 from dockyard.errors import InvalidArgument, NotFound, Unauthorized
-from dockyard.oci.digest import DigestMismatch
+from dockyard.oci.digest import DigestMismatch, VerifyingReader, sha256_digest
 from dockyard.oci.image_spec import INDEX_MEDIA_TYPES, LAYER_MEDIA_TYPES, chain_ids
 from dockyard.store import references
 from dockyard.store.references import Reference
@@ -108,7 +107,7 @@ class PullPlan:
     def _fetch_layer(self, desc: dict[str, Any], diff_id: str, progress: Progress) -> LayerBlob:
         ident, digest, size = _short(desc["digest"]), str(desc["digest"]), int(desc.get("size") or 0)
         resp = self.client.open_blob(self.repo, digest)
-        reader = _Verifying(resp, digest, size, lambda n: progress(_bar("Downloading", ident, n, size)))
+        reader = _Downloading(resp, digest, size, lambda n: progress(_bar("Downloading", ident, n, size)))
         try:
             layer = self.images.ingest_layer(reader)
         finally:
@@ -116,7 +115,7 @@ class PullPlan:
         if layer.new_blob:
             self.created.append(layer.digest)
         try:
-            reader.finish()
+            reader.verify()
             if layer.diff_id != diff_id:
                 raise InvalidArgument(f"layer {digest}: its content has diff_id {layer.diff_id}, "
                                       f"the image config says {diff_id}")
@@ -129,46 +128,21 @@ class PullPlan:
         return layer
 
 
-class _Verifying:
-    """Passes a blob's bytes on, hashing them; at EOF (or `finish()`) the digest and size must match."""
+class _Downloading(VerifyingReader):
+    """A blob as it downloads: verified as VerifyingReader verifies (digest and size at EOF or
+    `verify()`), read a MiB at a time, its progress reported every _PROGRESS_EVERY bytes."""
 
     def __init__(self, source: Any, digest: str, size: int, on_progress: Any) -> None:
-        algo, _, self._hex = digest.partition(":")
-        if algo != "sha256":
-            raise InvalidArgument(f"unsupported digest algorithm {algo}")
-        self._source, self._size, self._progress = source, size, on_progress
-        self._digest = digest
-        self._hash = hashlib.sha256()
-        self.count = 0
+        super().__init__(source, digest, size or None)
+        self._progress = on_progress
         self._last = 0
-        self._checked = False
 
     def read(self, n: int = -1) -> bytes:
-        data = self._source.read(n if n > 0 else 1 << 20)
-        if data:
-            self._hash.update(data)
-            self.count += len(data)
-            if self.count > self._size > 0:
-                raise DigestMismatch(f"blob {self._digest}: more data than its size {self._size}")
-            if self.count - self._last >= _PROGRESS_EVERY:
-                self._last = self.count
-                self._progress(self.count)
-        else:
-            self._check()
+        data = super().read(n if n > 0 else 1 << 20)   # never the whole response at once
+        if self.read_bytes - self._last >= _PROGRESS_EVERY:
+            self._last = self.read_bytes
+            self._progress(self.read_bytes)
         return data
-
-    def finish(self) -> None:
-        while self.read(1 << 20):
-            pass
-
-    def _check(self) -> None:
-        if self._checked:
-            return
-        self._checked = True
-        got = self._hash.hexdigest()
-        if got != self._hex or (self._size and self.count != self._size):
-            raise DigestMismatch(f"digest mismatch: expected {self._digest}, got sha256:{got} "
-                                 f"({self.count} bytes)")
 
 
 def _short(digest: str) -> str:
@@ -197,7 +171,7 @@ def _json(data: bytes, what: str) -> dict[str, Any]:
 def _fetch_small_blob(client: RegistryClient, repo: str, digest: str, size: int) -> bytes:
     resp = client.open_blob(repo, digest)
     try:
-        reader = _Verifying(resp, digest, size, lambda n: None)
+        reader = VerifyingReader(resp, digest, size or None)
         data = b"".join(iter(lambda: reader.read(1 << 20), b""))
     finally:
         resp.close()
@@ -234,14 +208,14 @@ def resolve_pull(images: ImageService, name: str, creds: Credentials | None, *, 
         body, media_type, _ = client.get_manifest(ref.path, ref.digest or ref.tag)
         doc = _json(body, "manifest")
         media_type = media_type or str(doc.get("mediaType") or "")
-        if ref.digest and "sha256:" + hashlib.sha256(body).hexdigest() != ref.digest:
+        if ref.digest and sha256_digest(body) != ref.digest:
             raise DigestMismatch(f"manifest verification failed for digest {ref.digest}")
-        manifest_digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        manifest_digest = sha256_digest(body)
         if media_type in INDEX_MEDIA_TYPES or (doc.get("manifests") and not doc.get("layers")):
             os_name, arch = host_platform()
             desc = _pick_platform(doc, platform or (os_name, arch, ""))
             body, media_type, _ = client.get_manifest(ref.path, str(desc["digest"]))
-            if "sha256:" + hashlib.sha256(body).hexdigest() != desc["digest"]:
+            if sha256_digest(body) != desc["digest"]:
                 raise DigestMismatch(f"manifest verification failed for digest {desc['digest']}")
             doc = _json(body, "manifest")
             # the RepoDigest stays the index digest (as moby records it): the one the user can pull again
