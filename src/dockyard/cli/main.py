@@ -129,6 +129,7 @@ GROUPS: dict[str, tuple[str, dict[str, tuple[str, str, str]]]] = {
     }),
     "registry": ("Run a registry (OCI distribution)", {
         "serve": ("registrycmd", "REGISTRY_SERVE", "Serve the OCI distribution API from a local directory"),
+        "garbage-collect": ("registrycmd", "REGISTRY_GC", "Delete the blobs no manifest uses"),
     }),
     "builder": ("Manage builds", {
         "build": COMMANDS["build"],

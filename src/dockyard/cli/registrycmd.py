@@ -9,7 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockyard.cli.flags import Parsed
 
-__all__ = ["REGISTRY_SERVE"]
+__all__ = ["REGISTRY_SERVE", "REGISTRY_GC"]
 
 DEFAULT_ROOT = "/var/lib/dockyard-registry"
 
@@ -36,6 +36,35 @@ def _serve(cli: Cli, opts: Parsed) -> int:
         raise StatusError(f"registry: {e}", 1) from None
     except KeyboardInterrupt:
         return 0
+
+
+def _gc(cli: Cli, opts: Parsed) -> int:
+    from dockyard.distribution.registry.gc import RegistryBusy, collect
+
+    try:
+        report = collect(opts.str("root") or DEFAULT_ROOT, dry_run=opts.bool("dry-run"),
+                         delete_untagged=opts.bool("delete-untagged"),
+                         say=lambda line: cli.out.write(line + "\n"))
+    except RegistryBusy as e:
+        raise StatusError(f"registry: {e}", 1) from None
+    except (OSError, ValueError) as e:
+        raise StatusError(f"registry: {e}", 1) from None
+    if not opts.bool("dry-run"):
+        from dockyard.units import human_size
+
+        cli.out.write(f"freed {human_size(report.freed)}\n")
+    return 0
+
+
+REGISTRY_GC = Command(
+    "[OPTIONS]", "Delete the blobs no manifest uses (run while the registry is stopped)", _gc,
+    flags=(
+        ("", "root", "string", f'Storage directory (default "{DEFAULT_ROOT}")'),
+        ("d", "dry-run", "bool", "Only say what would be deleted"),
+        ("m", "delete-untagged", "bool", "Delete manifests that no tag references, and what only they use"),
+    ),
+    args=("none",),
+)
 
 
 REGISTRY_SERVE = Command(

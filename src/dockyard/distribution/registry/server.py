@@ -119,5 +119,8 @@ def serve(config: RegistryConfig) -> int:
         await stop.wait()
         await server.close()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        registry.storage.close()
     return 0

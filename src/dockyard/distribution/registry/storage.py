@@ -17,21 +17,31 @@ blob, manifest or tag behind.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
 import uuid
 
+from dockyard.distribution.registry.errors import RegistryError
 from dockyard.distribution.registry.names import Digest, check_name, check_tag, check_upload_id, parse_digest
 
 __all__ = ["Storage"]
 
 
 class Storage:
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, exclusive: bool = False) -> None:
+        """A server shares the root's lock with other servers; `exclusive` (garbage collection)
+        wants it alone and fails with BlockingIOError while any server holds it."""
         self.root = os.path.abspath(root)
         for sub in ("blobs", "repositories", "tmp"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+        self._lock = open(os.path.join(self.root, ".lock"), "a")   # held for the object's life
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        """Let go of the root's lock."""
+        self._lock.close()
 
     # -- paths
     def blob_path(self, d: Digest) -> str:
@@ -105,6 +115,26 @@ class Storage:
         except FileNotFoundError:
             return False
 
+    def all_blobs(self) -> list[Digest]:
+        out = []
+        for algorithm in sorted(os.listdir(os.path.join(self.root, "blobs"))):
+            base = os.path.join(self.root, "blobs", algorithm)
+            for prefix in sorted(os.listdir(base)):
+                for hex_ in sorted(os.listdir(os.path.join(base, prefix))):
+                    with contextlib.suppress(RegistryError):
+                        out.append(parse_digest(f"{algorithm}:{hex_}"))
+        return out
+
+    def delete_blob(self, d: Digest) -> int:
+        """Remove the content (garbage collection only); → the bytes freed."""
+        path = self.blob_path(d)
+        try:
+            size = os.stat(path).st_size
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        return size
+
     def put_blob_bytes(self, d: Digest, data: bytes) -> None:
         if not self.blob_exists(d):
             self.write_atomic(self.blob_path(d), data)
@@ -134,6 +164,16 @@ class Storage:
                 return f.read()
         except FileNotFoundError:
             return None
+
+    def revisions(self, name: str) -> list[Digest]:
+        """The manifests pushed to this repository (and not deleted)."""
+        base = os.path.join(self.repo_path(name), "_manifests", "revisions")
+        out = []
+        for algorithm in sorted(os.listdir(base)) if os.path.isdir(base) else ():
+            for hex_ in sorted(os.listdir(os.path.join(base, algorithm))):
+                with contextlib.suppress(RegistryError):
+                    out.append(parse_digest(f"{algorithm}:{hex_}"))
+        return out
 
     def put_manifest(self, name: str, d: Digest, data: bytes) -> None:
         self.put_blob_bytes(d, data)
