@@ -118,3 +118,11 @@ def test_socket_mode_and_daemon_restart_keeps_records(daemon):
         assert time.time() - t0 < 5
     finally:
         daemon.docker("rm", "-f", "survivor", "runner", check=False)
+
+
+def test_force_remove_of_a_container_exiting_right_then(daemon):
+    """rm -f racing the container's own exit (kill finds it gone) still removes it."""
+    for _ in range(20):
+        cid = daemon.docker("run", "-d", "busybox", "true").stdout_text.strip()
+        daemon.docker("rm", "-f", cid)
+        assert daemon.docker("ps", "-aq", "--filter", f"id={cid}").stdout_text == ""

@@ -378,7 +378,12 @@ class ContainerService(Supervision):
                     "stop the container before removing or force remove")
             self._exit_on_next(c)
             if not await self._settle_restarting(c):
-                await self._signal(c, signals.SIGKILL, all_=True)
+                try:
+                    await self._signal(c, signals.SIGKILL, all_=True)
+                except errors.SystemError_ as e:
+                    if "not running" not in e.message:
+                        raise
+                    # it exited between our look and the kill: its exit is being recorded
                 await self._wait_exit(c.id, 30)
         async with self._lock(c.id):
             if self.store.by_id(c.id) is not None:
