@@ -21,13 +21,12 @@ from typing import Any
 from dockyard.distribution.client import RegistryClient, RegistryResponseError
 from dockyard.distribution.credentials import Credentials
 from dockyard.engine.images_model import ImageRecord, LayerBlob
-from dockyard.engine.load_archive import Progress
+from dockyard.engine.load_archive import Progress, progress_message
 from dockyard.errors import InvalidArgument, NotFound, Unauthorized
 from dockyard.oci.digest import DigestMismatch, VerifyingReader, sha256_digest
 from dockyard.oci.image_spec import INDEX_MEDIA_TYPES, LAYER_MEDIA_TYPES, chain_ids
 from dockyard.store import references
 from dockyard.store.references import Reference
-from dockyard.units import human_size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ class PullPlan:
     def _fetch_layer(self, desc: dict[str, Any], diff_id: str, progress: Progress) -> LayerBlob:
         ident, digest, size = _short(desc["digest"]), str(desc["digest"]), int(desc.get("size") or 0)
         resp = self.client.open_blob(self.repo, digest)
-        reader = _Downloading(resp, digest, size, lambda n: progress(_bar("Downloading", ident, n, size)))
+        reader = _Downloading(resp, digest, size, lambda n: progress(progress_message(ident, n, size, "Downloading")))
         try:
             layer = self.images.ingest_layer(reader)
         finally:
@@ -123,7 +122,7 @@ class PullPlan:
             self.images.discard_layers([layer])
             raise
         progress({"status": "Download complete", "progressDetail": {}, "id": ident})
-        progress(_bar("Extracting", ident, size, size))
+        progress(progress_message(ident, size, size, "Extracting"))
         progress({"status": "Pull complete", "progressDetail": {}, "id": ident})
         return layer
 
@@ -147,15 +146,6 @@ class _Downloading(VerifyingReader):
 
 def _short(digest: str) -> str:
     return digest.partition(":")[2][:12]
-
-
-def _bar(status: str, ident: str, current: int, total: int) -> dict[str, Any]:
-    pct = min(50, int(current / total * 100) // 2) if total > 0 else 0
-    bar = f"[{'=' * pct}>{' ' * (50 - pct)}] " if total > 0 else ""
-    numbers = f"{human_size(current, 4):>8}/{human_size(total, 4)}" if 0 < total and current <= total \
-        else f"{human_size(current, 4):>8}"
-    return {"status": status, "progressDetail": {"current": current, "total": total},
-            "progress": bar + numbers, "id": ident}
 
 
 def _json(data: bytes, what: str) -> dict[str, Any]:

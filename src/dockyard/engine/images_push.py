@@ -20,8 +20,8 @@ from typing import Any
 from dockyard.distribution.client import RegistryClient, RegistryResponseError
 from dockyard.distribution.credentials import Credentials
 from dockyard.engine.images_model import ImageRecord
-from dockyard.engine.images_pull import _bar, _short
-from dockyard.engine.load_archive import Progress
+from dockyard.engine.images_pull import _short
+from dockyard.engine.load_archive import Progress, progress_message
 from dockyard.errors import NotFound, Unauthorized
 from dockyard.oci.image_spec import (
     MEDIA_TYPE_OCI_CONFIG,
@@ -130,7 +130,7 @@ def _push_one(images: ImageService, client: RegistryClient, ref: Reference, prog
             continue
         with images.content.open(digest) as f:
             client.upload_blob(ref.path, digest, size, f,
-                               lambda n, ident=ident, size=size: progress(_bar("Pushing", ident, n, size)))
+                               lambda n, ident=ident, size=size: progress(progress_message(ident, n, size, "Pushing")))
         progress({"status": "Pushed", "progressDetail": {}, "id": ident})
     if not client.blob_exists(ref.path, record.id):
         with images.content.open(record.id) as f:

@@ -92,13 +92,14 @@ class _Hashing:
         return data
 
 
-def progress_message(ident: str, current: int, total: int) -> dict[str, Any]:
-    """moby's JSON progress line, with the bar JSONProgress.String() draws at width 200."""
+def progress_message(ident: str, current: int, total: int, status: str = "Loading layer") -> dict[str, Any]:
+    """moby's JSON progress line (load, pull, push), with the bar JSONProgress.String() draws at
+    width 200; an unknown total (0) shows the count alone."""
     pct = min(50, int(current / total * 100) // 2) if total > 0 else 0
     bar = f"[{'=' * pct}>{' ' * (50 - pct)}] " if total > 0 else ""
-    numbers = f"{human_size(current, 4):>8}/{human_size(total, 4)}" if current <= total \
+    numbers = f"{human_size(current, 4):>8}/{human_size(total, 4)}" if 0 < total and current <= total \
         else f"{human_size(current, 4):>8}"
-    return {"status": "Loading layer", "progressDetail": {"current": current, "total": total},
+    return {"status": status, "progressDetail": {"current": current, "total": total},
             "progress": bar + numbers, "id": ident}
 
 
